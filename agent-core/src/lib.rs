@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod agent;
+mod memory;
+mod message;
+mod model;
+mod parse;
+mod tool;
+
+pub use agent::*;
+pub use memory::*;
+pub use message::*;
+pub use model::*;
+pub use parse::*;
+pub use tool::*;
+
+pub use async_trait::async_trait;
+pub use tokio_util::sync::CancellationToken;

@@ -1,0 +1,402 @@
+//! The model trait: a chat request in, a response (text, tool calls, usage) out.
+
+mod replay;
+#[cfg(feature = "test-utils")]
+mod scripted;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+use crate::message::{Message, ToolCall};
+use crate::parse::MalformedCall;
+use crate::tool::ToolSpec;
+
+pub use replay::{RecordingModel, ReplayError, ReplayModel};
+#[cfg(feature = "test-utils")]
+pub use scripted::ScriptedModel;
+
+/// Whether and which tools the model may call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "name")]
+pub enum ToolChoice {
+    /// Never call a tool.
+    None,
+    /// The model decides.
+    #[default]
+    Auto,
+    /// The model must call one of the offered tools.
+    Required,
+    /// The model must call this tool.
+    Specific(String),
+}
+
+/// Sampling settings; `None` fields take the model's defaults. All `None` means greedy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    /// Softmax temperature; 0 or `None` is greedy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling mass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Keep only the `k` most likely tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<usize>,
+    /// Random seed for reproducible sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+/// Everything a model needs for one turn.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The conversation so far, system prompt first.
+    pub messages: Vec<Message>,
+    /// Tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolSpec>,
+    /// Whether and which tools the model may call.
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
+    /// Sampling settings.
+    #[serde(default)]
+    pub sampling: Sampling,
+    /// Cap on generated tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Generation stops when one of these strings is produced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+}
+
+impl ChatRequest {
+    /// A request with these messages and default settings.
+    pub fn new(messages: Vec<Message>) -> Self {
+        ChatRequest {
+            messages,
+            ..ChatRequest::default()
+        }
+    }
+}
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its turn.
+    #[default]
+    Stop,
+    /// The token cap was reached.
+    Length,
+    /// The model asked for tool calls.
+    ToolCalls,
+    /// A stop sequence was produced.
+    StopSequence,
+    /// The request was cancelled.
+    Cancelled,
+}
+
+/// Token counts and timings of one or more model calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+    /// Prompt tokens served from a prefix cache, when the model reports it.
+    #[serde(default)]
+    pub cached_prompt_tokens: u64,
+    /// Time spent on the prompt, in milliseconds.
+    #[serde(default)]
+    pub prompt_ms: f64,
+    /// Time spent generating, in milliseconds.
+    #[serde(default)]
+    pub completion_ms: f64,
+}
+
+impl Usage {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &Usage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cached_prompt_tokens += other.cached_prompt_tokens;
+        self.prompt_ms += other.prompt_ms;
+        self.completion_ms += other.completion_ms;
+    }
+
+    /// Prompt plus completion tokens.
+    pub fn total_tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// A model's answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatResponse {
+    /// The assistant message: remaining text plus parsed tool calls.
+    pub message: Message,
+    /// Why generation stopped.
+    pub finish_reason: FinishReason,
+    /// Token counts and timings.
+    #[serde(default)]
+    pub usage: Usage,
+    /// Tool calls the model tried to write but that could not be parsed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub malformed_calls: Vec<MalformedCall>,
+}
+
+impl ChatResponse {
+    /// A plain text answer.
+    pub fn text(text: impl Into<String>) -> Self {
+        ChatResponse {
+            message: Message::assistant(text),
+            finish_reason: FinishReason::Stop,
+            usage: Usage::default(),
+            malformed_calls: Vec::new(),
+        }
+    }
+
+    /// An answer that calls tools.
+    pub fn tool_calls(calls: Vec<ToolCall>) -> Self {
+        ChatResponse {
+            message: Message::assistant_with_calls("", calls),
+            finish_reason: FinishReason::ToolCalls,
+            usage: Usage::default(),
+            malformed_calls: Vec::new(),
+        }
+    }
+
+    /// Sets the usage.
+    pub fn with_usage(mut self, usage: Usage) -> Self {
+        self.usage = usage;
+        self
+    }
+}
+
+/// One event of a streamed response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    /// More assistant text.
+    TextDelta {
+        /// The new text.
+        text: String,
+    },
+    /// A complete tool call.
+    ToolCall {
+        /// The call.
+        call: ToolCall,
+    },
+    /// The end of the stream, with the whole response.
+    Done {
+        /// The complete response, as `chat` would have returned it.
+        response: ChatResponse,
+    },
+}
+
+/// A stream of response events; the last item is `StreamEvent::Done` or an error.
+pub type ChatStream = Pin<Box<dyn Stream<Item = Result<StreamEvent, ModelError>> + Send>>;
+
+/// Why a model call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The request cannot be served as given (e.g. too long, unsupported content).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The model's backend failed.
+    #[error("model backend failed: {message}")]
+    Backend {
+        /// What failed.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// A scripted or replayed model has no more responses.
+    #[error("the model has no more responses (after {served})")]
+    Exhausted {
+        /// Responses served before running out.
+        served: usize,
+    },
+    /// The request was cancelled.
+    #[error("the model call was cancelled")]
+    Cancelled,
+}
+
+impl ModelError {
+    /// A backend failure with a message only.
+    pub fn backend(message: impl Into<String>) -> Self {
+        ModelError::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// A chat model: the agent loop's only view of an LLM.
+///
+/// Object safe: agents hold an `Arc<dyn ChatModel>`.
+///
+/// ```
+/// use argus_core::{async_trait, ChatModel, ChatRequest, ChatResponse, ModelError};
+///
+/// struct Echo;
+///
+/// #[async_trait]
+/// impl ChatModel for Echo {
+///     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
+///         let last = request.messages.last().map(|m| m.text()).unwrap_or_default();
+///         Ok(ChatResponse::text(last))
+///     }
+/// }
+/// # let answer = futures::executor::block_on(Echo.chat(ChatRequest::new(vec!["hi".into()])));
+/// # assert_eq!(answer.unwrap().message.text(), "hi");
+/// ```
+#[async_trait]
+#[diagnostic::on_unimplemented(
+    note = "implement `chat` with `#[async_trait]`; `chat_stream` has a default built on `chat`"
+)]
+pub trait ChatModel: Send + Sync {
+    /// Answers one request.
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, ModelError>;
+
+    /// Answers one request as a stream of events. The default calls [`ChatModel::chat`] and
+    /// yields its text as one delta, each tool call, then `Done`.
+    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
+        let response = self.chat(request).await?;
+        Ok(Box::pin(futures::stream::iter(response_events(response))))
+    }
+
+    /// A short name for logs and traces.
+    fn name(&self) -> &str {
+        "model"
+    }
+}
+
+/// The events a stream yields for a complete response: text, tool calls, `Done`.
+pub fn response_events(response: ChatResponse) -> Vec<Result<StreamEvent, ModelError>> {
+    let mut events = Vec::new();
+    let text = response.message.text();
+    if !text.is_empty() {
+        events.push(Ok(StreamEvent::TextDelta { text }));
+    }
+    for call in &response.message.tool_calls {
+        events.push(Ok(StreamEvent::ToolCall { call: call.clone() }));
+    }
+    events.push(Ok(StreamEvent::Done { response }));
+    events
+}
+
+#[async_trait]
+impl<M: ChatModel + ?Sized> ChatModel for Arc<M> {
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
+        (**self).chat(request).await
+    }
+
+    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
+        (**self).chat_stream(request).await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
+#[async_trait]
+impl<M: ChatModel + ?Sized> ChatModel for Box<M> {
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
+        (**self).chat(request).await
+    }
+
+    async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
+        (**self).chat_stream(request).await
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use futures::StreamExt;
+    use serde_json::json;
+
+    struct Fixed;
+
+    #[async_trait]
+    impl ChatModel for Fixed {
+        async fn chat(&self, _request: ChatRequest) -> Result<ChatResponse, ModelError> {
+            let mut response = ChatResponse::tool_calls(vec![ToolCall::new("now", json!({}))]);
+            response.message.content = vec![crate::ContentPart::Text {
+                text: "checking".into(),
+            }];
+            Ok(response)
+        }
+    }
+
+    #[tokio::test]
+    async fn default_stream_yields_text_calls_then_done() {
+        let model: Arc<dyn ChatModel> = Arc::new(Fixed);
+        let events: Vec<_> = model
+            .chat_stream(ChatRequest::default())
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(events.len(), 3);
+        assert!(
+            matches!(&events[0], Ok(StreamEvent::TextDelta { text }) if text == "checking")
+        );
+        assert!(matches!(&events[1], Ok(StreamEvent::ToolCall { call }) if call.name == "now"));
+        assert!(matches!(&events[2], Ok(StreamEvent::Done { .. })));
+    }
+
+    #[test]
+    fn request_round_trips_through_json() {
+        let request = ChatRequest {
+            messages: vec![Message::system("s"), Message::user("u")],
+            tools: vec![ToolSpec {
+                name: "now".into(),
+                description: "time".into(),
+                parameters: json!({"type": "object"}),
+            }],
+            tool_choice: ToolChoice::Specific("now".into()),
+            sampling: Sampling {
+                temperature: Some(0.5),
+                top_p: None,
+                top_k: Some(3),
+                seed: Some(7),
+            },
+            max_tokens: Some(64),
+            stop: vec!["</s>".into()],
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(serde_json::from_str::<ChatRequest>(&json).unwrap(), request);
+    }
+
+    #[test]
+    fn usage_adds_up() {
+        let mut total = Usage::default();
+        let step = Usage {
+            prompt_tokens: 10,
+            completion_tokens: 3,
+            cached_prompt_tokens: 4,
+            prompt_ms: 1.5,
+            completion_ms: 2.0,
+        };
+        total.add(&step);
+        total.add(&step);
+        assert_eq!(total.prompt_tokens, 20);
+        assert_eq!(total.total_tokens(), 26);
+        assert_eq!(total.cached_prompt_tokens, 8);
+        assert!((total.prompt_ms - 3.0).abs() < f64::EPSILON);
+    }
+}

@@ -1,0 +1,1 @@
+//! Durable SQLite conversation memory for Argus.

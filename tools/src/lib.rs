@@ -1,0 +1,1 @@
+//! Built-in typed tools and tool-writing ergonomics for Argus.
