@@ -1,0 +1,3 @@
+//! The `argus` command-line assistant.
+
+fn main() {}
