@@ -1,1 +1,98 @@
-//! The agent loop.
+//! The agent loop: model calls, concurrent tool dispatch, memory, events and limits.
+
+mod approval;
+mod builder;
+mod error;
+mod events;
+mod run;
+mod trace;
+
+use std::sync::Arc;
+
+use crate::memory::{ContextStrategy, Memory, SessionId};
+use crate::model::{ChatModel, Sampling, ToolChoice};
+use crate::tool::ToolRegistry;
+
+pub use approval::{Approval, ApprovalHook};
+pub use builder::{AgentBuilder, BuildError, Limits};
+pub use error::AgentError;
+pub use events::{AgentEvent, AgentStream};
+pub use trace::{RunOutput, RunTrace, Step};
+
+/// An agent: a model, its tools, optional memory, and the limits of a run.
+///
+/// Cheap to clone: everything is shared.
+///
+/// ```
+/// use argus_core::{tool_fn, Agent, ScriptedModel};
+/// use schemars::JsonSchema;
+/// use serde::Deserialize;
+/// use serde_json::json;
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// struct Add { a: i64, b: i64 }
+///
+/// # tokio_test_runtime(async {
+/// let model = ScriptedModel::new()
+///     .then_call("add", json!({"a": 2, "b": 3}))
+///     .then_text("2 + 3 = 5");
+/// let agent = Agent::builder()
+///     .model(model)
+///     .system_prompt("You are a calculator.")
+///     .tool(tool_fn("add", "Adds two integers.", |x: Add| async move { Ok::<_, String>(x.a + x.b) }))
+///     .build()
+///     .unwrap();
+/// let output = agent.run("What is 2 + 3?").await.unwrap();
+/// assert_eq!(output.answer, "2 + 3 = 5");
+/// assert_eq!(output.trace.steps[0].tool_results[0].text(), "5");
+/// # });
+/// # fn tokio_test_runtime(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Agent {
+    model: Arc<dyn ChatModel>,
+    tools: Arc<ToolRegistry>,
+    system_prompt: Option<String>,
+    memory: Option<Arc<dyn Memory>>,
+    session: Option<SessionId>,
+    context: ContextStrategy,
+    limits: Limits,
+    tool_choice: ToolChoice,
+    sampling: Sampling,
+    max_tokens: Option<u32>,
+    stop: Vec<String>,
+    approval: Option<Arc<dyn ApprovalHook>>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("model", &self.model.name())
+            .field("tools", &self.tools)
+            .field("session", &self.session)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Agent {
+    /// Starts building an agent.
+    pub fn builder() -> AgentBuilder {
+        AgentBuilder::default()
+    }
+
+    /// The agent's tools.
+    pub fn tools(&self) -> &ToolRegistry {
+        &self.tools
+    }
+
+    /// The session the agent reads and writes, when it has memory.
+    pub fn session(&self) -> Option<&SessionId> {
+        self.session.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! Building an [`Agent`].
+
+use std::sync::Arc;
+
+use super::{Agent, ApprovalHook};
+use crate::memory::{ContextStrategy, Memory, SessionId};
+use crate::model::{ChatModel, Sampling, ToolChoice};
+use crate::tool::{IntoTool, RegistryError, ToolRegistry};
+
+/// The limits of one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Model calls per run before it fails with [`AgentError::StepLimit`](super::AgentError::StepLimit).
+    pub max_steps: u32,
+    /// Tool calls failing in a row before the run fails with
+    /// [`AgentError::TooManyFailures`](super::AgentError::TooManyFailures).
+    pub max_consecutive_failures: u32,
+    /// Tool calls of one step running at once.
+    pub tool_concurrency: usize,
+}
+
+impl Default for Limits {
+    /// 10 steps, 3 consecutive failures, 4 concurrent tool calls.
+    fn default() -> Self {
+        Limits {
+            max_steps: 10,
+            max_consecutive_failures: 3,
+            tool_concurrency: 4,
+        }
+    }
+}
+
+/// Why an agent could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No model was given.
+    #[error("an agent needs a model: call `.model(..)`")]
+    MissingModel,
+    /// A session was given without memory to keep it in.
+    #[error("a session needs memory: call `.memory(..)`")]
+    SessionWithoutMemory,
+    /// A tool could not be registered.
+    #[error(transparent)]
+    Tool(#[from] RegistryError),
+}
+
+/// Builds an [`Agent`]; start with [`Agent::builder`].
+#[derive(Default)]
+pub struct AgentBuilder {
+    model: Option<Arc<dyn ChatModel>>,
+    tools: ToolRegistry,
+    tool_errors: Vec<RegistryError>,
+    system_prompt: Option<String>,
+    memory: Option<Arc<dyn Memory>>,
+    session: Option<SessionId>,
+    context: ContextStrategy,
+    limits: Limits,
+    tool_choice: ToolChoice,
+    sampling: Sampling,
+    max_tokens: Option<u32>,
+    stop: Vec<String>,
+    approval: Option<Arc<dyn ApprovalHook>>,
+}
+
+impl AgentBuilder {
+    /// The model (required).
+    pub fn model(self, model: impl ChatModel + 'static) -> Self {
+        self.shared_model(Arc::new(model))
+    }
+
+    /// A model shared with other agents.
+    pub fn shared_model(mut self, model: Arc<dyn ChatModel>) -> Self {
+        self.model = Some(model);
+        self
+    }
+
+    /// The system prompt, sent first on every model call.
+    pub fn system_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.system_prompt = Some(prompt.into());
+        self
+    }
+
+    /// Adds a tool.
+    pub fn tool(mut self, tool: impl IntoTool) -> Self {
+        if let Err(error) = self.tools.register(tool) {
+            self.tool_errors.push(error);
+        }
+        self
+    }
+
+    /// Replaces the tools with a ready registry.
+    pub fn tools(mut self, tools: ToolRegistry) -> Self {
+        self.tools = tools;
+        self
+    }
+
+    /// Memory to read the session from and write each step to.
+    pub fn memory(self, memory: impl Memory + 'static) -> Self {
+        self.shared_memory(Arc::new(memory))
+    }
+
+    /// Memory shared with other agents.
+    pub fn shared_memory(mut self, memory: Arc<dyn Memory>) -> Self {
+        self.memory = Some(memory);
+        self
+    }
+
+    /// The session to continue (created on first use); a random one when memory is set alone.
+    pub fn session(mut self, session: impl Into<SessionId>) -> Self {
+        self.session = Some(session.into());
+        self
+    }
+
+    /// Which stored messages each run starts from (default: all).
+    pub fn context(mut self, strategy: ContextStrategy) -> Self {
+        self.context = strategy;
+        self
+    }
+
+    /// All limits at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Model calls per run (default 10).
+    pub fn max_steps(mut self, steps: u32) -> Self {
+        self.limits.max_steps = steps;
+        self
+    }
+
+    /// Tool calls failing in a row before the run stops (default 3).
+    pub fn max_consecutive_failures(mut self, failures: u32) -> Self {
+        self.limits.max_consecutive_failures = failures;
+        self
+    }
+
+    /// Tool calls of one step running at once (default 4).
+    pub fn tool_concurrency(mut self, calls: usize) -> Self {
+        self.limits.tool_concurrency = calls;
+        self
+    }
+
+    /// Tool choice of every model call (default auto).
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = choice;
+        self
+    }
+
+    /// Sampling settings of every model call (default: the model's, greedy for local models).
+    pub fn sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Cap on generated tokens per model call.
+    pub fn max_tokens(mut self, tokens: u32) -> Self {
+        self.max_tokens = Some(tokens);
+        self
+    }
+
+    /// Stop sequences of every model call.
+    pub fn stop(mut self, stop: Vec<String>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Asked before every side-effecting tool call.
+    pub fn approval(mut self, hook: impl ApprovalHook + 'static) -> Self {
+        self.approval = Some(Arc::new(hook));
+        self
+    }
+
+    /// Builds the agent.
+    pub fn build(mut self) -> Result<Agent, BuildError> {
+        if let Some(error) = self.tool_errors.drain(..).next() {
+            return Err(error.into());
+        }
+        let model = self.model.ok_or(BuildError::MissingModel)?;
+        let session = match (&self.memory, self.session) {
+            (None, Some(_)) => return Err(BuildError::SessionWithoutMemory),
+            (Some(_), None) => Some(SessionId::random()),
+            (_, session) => session,
+        };
+        Ok(Agent {
+            model,
+            tools: Arc::new(self.tools),
+            system_prompt: self.system_prompt,
+            memory: self.memory,
+            session,
+            context: self.context,
+            limits: Limits {
+                tool_concurrency: self.limits.tool_concurrency.max(1),
+                ..self.limits
+            },
+            tool_choice: self.tool_choice,
+            sampling: self.sampling,
+            max_tokens: self.max_tokens,
+            stop: self.stop,
+            approval: self.approval,
+        })
+    }
+}

@@ -1,0 +1,431 @@
+//! The loop itself: call the model, dispatch its tool calls, commit each step, repeat.
+
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use futures::StreamExt as _;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step};
+use crate::memory::{MemoryError, NewSession, RunId, StepRecord};
+use crate::message::{new_call_id, Message, Role, ToolCall};
+use crate::model::{ChatRequest, ChatResponse, ModelError, StreamEvent};
+use crate::tool::{ToolContext, ToolEffect, ToolErrorKind, ToolExecution, ToolFailure};
+
+impl Agent {
+    /// Runs the agent on `input` until it gives a final answer.
+    ///
+    /// With memory, the run continues the agent's session and commits every step as it
+    /// completes; the input is step 0.
+    pub async fn run(&self, input: impl Into<Message>) -> Result<RunOutput, AgentError> {
+        self.run_cancellable(input, CancellationToken::new()).await
+    }
+
+    /// Like [`Agent::run`], stopping cleanly with [`AgentError::Cancelled`] when `cancel` fires.
+    /// Steps completed before that stay committed.
+    pub async fn run_cancellable(
+        &self,
+        input: impl Into<Message>,
+        cancel: CancellationToken,
+    ) -> Result<RunOutput, AgentError> {
+        RunState::new(self, cancel, None).start(input.into()).await
+    }
+
+    /// Runs the agent in a background task, yielding events as they happen. The stream ends
+    /// with [`AgentEvent::Final`] or [`AgentEvent::Error`]; dropping it cancels the run.
+    ///
+    /// Must be called within a Tokio runtime.
+    pub fn run_stream(&self, input: impl Into<Message>) -> AgentStream {
+        let input = input.into();
+        self.spawn_stream(move |run| Box::pin(async move { run.start(input).await }))
+    }
+
+    /// Continues the session's last run if it did not finish (for example after a crash),
+    /// from its last committed step.
+    pub async fn resume(&self) -> Result<RunOutput, AgentError> {
+        self.resume_cancellable(CancellationToken::new()).await
+    }
+
+    /// Like [`Agent::resume`], stopping cleanly when `cancel` fires.
+    pub async fn resume_cancellable(
+        &self,
+        cancel: CancellationToken,
+    ) -> Result<RunOutput, AgentError> {
+        RunState::new(self, cancel, None).resume().await
+    }
+
+    fn spawn_stream(
+        &self,
+        start: impl FnOnce(
+                RunState<'_>,
+            ) -> futures::future::BoxFuture<'_, Result<RunOutput, AgentError>>
+            + Send
+            + 'static,
+    ) -> AgentStream {
+        let (events, receiver) = mpsc::channel(256);
+        let cancel = CancellationToken::new();
+        let agent = self.clone();
+        let token = cancel.clone();
+        tokio::spawn(async move {
+            let run = RunState::new(&agent, token, Some(events.clone()));
+            let last = match start(run).await {
+                Ok(output) => AgentEvent::Final { output },
+                Err(error) => AgentEvent::Error { error },
+            };
+            // The receiver may be gone; then nobody is listening.
+            let _ = events.send(last).await;
+        });
+        AgentStream {
+            events: receiver,
+            cancel,
+        }
+    }
+}
+
+/// One run in progress.
+struct RunState<'a> {
+    agent: &'a Agent,
+    cancel: CancellationToken,
+    sink: Option<mpsc::Sender<AgentEvent>>,
+    history: Vec<Message>,
+    trace: RunTrace,
+    next_index: u32,
+    model_steps: u32,
+    consecutive_failures: u32,
+}
+
+impl<'a> RunState<'a> {
+    fn new(
+        agent: &'a Agent,
+        cancel: CancellationToken,
+        sink: Option<mpsc::Sender<AgentEvent>>,
+    ) -> Self {
+        RunState {
+            agent,
+            cancel,
+            sink,
+            history: Vec::new(),
+            trace: RunTrace {
+                run_id: RunId::random(),
+                steps: Vec::new(),
+                usage: Default::default(),
+            },
+            next_index: 0,
+            model_steps: 0,
+            consecutive_failures: 0,
+        }
+    }
+
+    async fn start(mut self, input: Message) -> Result<RunOutput, AgentError> {
+        self.load_history(Some(&input)).await?;
+        self.commit(vec![input.clone()], Default::default(), false)
+            .await?;
+        self.history.push(input);
+        self.run_steps().await
+    }
+
+    async fn resume(mut self) -> Result<RunOutput, AgentError> {
+        let (Some(memory), Some(session)) = (&self.agent.memory, &self.agent.session) else {
+            return Err(AgentError::NothingToResume);
+        };
+        let last = memory
+            .last_run(session)
+            .await
+            .or_else(|error| match error {
+                MemoryError::SessionNotFound(_) => Ok(None),
+                other => Err(other),
+            })
+            .map_err(|source| self.memory_error(source))?;
+        let Some(last) = last.filter(|run| !run.finished) else {
+            return Err(AgentError::NothingToResume);
+        };
+        self.trace.run_id = last.run_id;
+        self.next_index = last.steps;
+        self.model_steps = last.steps.saturating_sub(1);
+        self.load_history(None).await?;
+        self.run_steps().await
+    }
+
+    /// System prompt, then the session's context; creates the session on first use.
+    async fn load_history(&mut self, input: Option<&Message>) -> Result<(), AgentError> {
+        if let Some(prompt) = &self.agent.system_prompt {
+            self.history.push(Message::system(prompt.clone()));
+        }
+        let (Some(memory), Some(session)) = (&self.agent.memory, &self.agent.session) else {
+            return Ok(());
+        };
+        let loaded = match memory.load_context(session, &self.agent.context).await {
+            Err(MemoryError::SessionNotFound(_)) => {
+                let title: String = input
+                    .map(Message::text)
+                    .unwrap_or_default()
+                    .chars()
+                    .take(60)
+                    .collect();
+                memory
+                    .create_session(NewSession::named(session.clone(), title))
+                    .await
+                    .map(|_| Vec::new())
+            }
+            other => other,
+        };
+        let context = loaded.map_err(|source| self.memory_error(source))?;
+        self.history.extend(context);
+        Ok(())
+    }
+
+    async fn run_steps(mut self) -> Result<RunOutput, AgentError> {
+        let limits = self.agent.limits;
+        loop {
+            if self.model_steps >= limits.max_steps {
+                return Err(AgentError::StepLimit {
+                    limit: limits.max_steps,
+                    trace: Box::new(self.trace),
+                });
+            }
+            let started = Instant::now();
+            let index = self.next_index;
+            let response = self.call_model(index).await?;
+            self.model_steps += 1;
+
+            let mut assistant = response.message;
+            assistant.role = Role::Assistant;
+            for call in &mut assistant.tool_calls {
+                if call.id.is_empty() {
+                    call.id = new_call_id();
+                }
+            }
+            let is_final = assistant.tool_calls.is_empty() && response.malformed_calls.is_empty();
+            let tool_results = if is_final {
+                Vec::new()
+            } else if assistant.tool_calls.is_empty() {
+                self.consecutive_failures += 1;
+                vec![malformed_feedback(&response.malformed_calls)]
+            } else {
+                self.dispatch(index, &assistant.tool_calls).await
+            };
+            for result in &tool_results {
+                match result.tool_result.as_ref().map(|info| info.error) {
+                    Some(Some(_)) => self.consecutive_failures += 1,
+                    Some(None) => self.consecutive_failures = 0,
+                    None => {}
+                }
+            }
+
+            let mut messages = Vec::with_capacity(1 + tool_results.len());
+            messages.push(assistant.clone());
+            messages.extend(tool_results.iter().cloned());
+            self.commit(messages.clone(), response.usage, is_final)
+                .await?;
+            self.history.extend(messages);
+            let step = Step {
+                index,
+                assistant,
+                tool_results,
+                finish_reason: response.finish_reason,
+                usage: response.usage,
+                duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            };
+            self.trace.usage.add(&step.usage);
+            if self.sink.is_some() {
+                self.emit(AgentEvent::StepFinished { step: step.clone() })
+                    .await;
+            }
+            self.trace.steps.push(step);
+
+            if is_final {
+                let message = self
+                    .history
+                    .last()
+                    .cloned()
+                    .unwrap_or_else(|| Message::assistant(""));
+                return Ok(RunOutput {
+                    answer: message.text(),
+                    message,
+                    trace: self.trace,
+                });
+            }
+            if self.cancel.is_cancelled() {
+                return Err(AgentError::Cancelled {
+                    trace: Box::new(self.trace),
+                });
+            }
+            if self.consecutive_failures >= limits.max_consecutive_failures {
+                return Err(AgentError::TooManyFailures {
+                    failures: self.consecutive_failures,
+                    trace: Box::new(self.trace),
+                });
+            }
+        }
+    }
+
+    fn request(&self) -> ChatRequest {
+        let agent = self.agent;
+        ChatRequest {
+            messages: self.history.clone(),
+            tools: agent.tools.specs().to_vec(),
+            tool_choice: agent.tool_choice.clone(),
+            sampling: agent.sampling.clone(),
+            max_tokens: agent.max_tokens,
+            stop: agent.stop.clone(),
+        }
+    }
+
+    async fn call_model(&mut self, step: u32) -> Result<ChatResponse, AgentError> {
+        let request = self.request();
+        let model = &self.agent.model;
+        let result = if self.sink.is_none() {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => Err(ModelError::Cancelled),
+                result = model.chat(request) => result,
+            }
+        } else {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => Err(ModelError::Cancelled),
+                result = self.stream_model(step, request) => result,
+            }
+        };
+        result.map_err(|error| match error {
+            ModelError::Cancelled => AgentError::Cancelled {
+                trace: Box::new(self.trace.clone()),
+            },
+            source => AgentError::Model {
+                source,
+                trace: Box::new(self.trace.clone()),
+            },
+        })
+    }
+
+    async fn stream_model(
+        &self,
+        step: u32,
+        request: ChatRequest,
+    ) -> Result<ChatResponse, ModelError> {
+        let mut stream = self.agent.model.chat_stream(request).await?;
+        while let Some(event) = stream.next().await {
+            match event? {
+                StreamEvent::TextDelta { text } => {
+                    self.emit(AgentEvent::TextDelta { step, text }).await;
+                }
+                StreamEvent::ToolCall { .. } => {}
+                StreamEvent::Done { response } => return Ok(response),
+            }
+        }
+        Err(ModelError::backend(
+            "the model's stream ended without a final response",
+        ))
+    }
+
+    /// Runs the step's calls concurrently (bounded), returning one tool message per call, in order.
+    async fn dispatch(&self, step: u32, calls: &[ToolCall]) -> Vec<Message> {
+        let executions: Vec<BoxFuture<'_, Message>> = calls
+            .iter()
+            .map(|call| Box::pin(self.execute(step, call)) as BoxFuture<'_, Message>)
+            .collect();
+        futures::stream::iter(executions)
+            .buffered(self.agent.limits.tool_concurrency)
+            .collect()
+            .await
+    }
+
+    async fn execute(&self, step: u32, call: &ToolCall) -> Message {
+        if self.sink.is_some() {
+            self.emit(AgentEvent::ToolCallStarted {
+                step,
+                call: call.clone(),
+            })
+            .await;
+        }
+        let execution = match self.approve(call).await {
+            Approval::Approve => {
+                let ctx = ToolContext::new(call.id.clone())
+                    .with_session(self.agent.session.clone())
+                    .with_cancellation(self.cancel.clone());
+                self.agent.tools.call(call, ctx).await
+            }
+            Approval::Deny { reason } => ToolExecution::failed(
+                call.clone(),
+                ToolFailure::new(
+                    ToolErrorKind::Denied,
+                    format!("the call was not approved: {reason}"),
+                ),
+            ),
+        };
+        if let Err(failure) = &execution.result {
+            tracing::warn!(tool = %call.name, call_id = %call.id, %failure, "tool call failed");
+        }
+        let message = execution.to_message();
+        if self.sink.is_some() {
+            self.emit(AgentEvent::ToolCallFinished {
+                step,
+                result: message.clone(),
+            })
+            .await;
+        }
+        message
+    }
+
+    async fn approve(&self, call: &ToolCall) -> Approval {
+        let (Some(hook), Some(tool)) = (&self.agent.approval, self.agent.tools.get(&call.name))
+        else {
+            return Approval::Approve;
+        };
+        if tool.policy().effect != ToolEffect::SideEffecting {
+            return Approval::Approve;
+        }
+        hook.approve(call, tool.spec()).await
+    }
+
+    async fn commit(
+        &mut self,
+        messages: Vec<Message>,
+        usage: crate::model::Usage,
+        is_final: bool,
+    ) -> Result<(), AgentError> {
+        let index = self.next_index;
+        self.next_index += 1;
+        let (Some(memory), Some(session)) = (&self.agent.memory, &self.agent.session) else {
+            return Ok(());
+        };
+        let record = StepRecord {
+            run_id: self.trace.run_id.clone(),
+            index,
+            messages,
+            usage,
+            is_final,
+        };
+        memory
+            .append_step(session, &record)
+            .await
+            .map_err(|source| self.memory_error(source))
+    }
+
+    async fn emit(&self, event: AgentEvent) {
+        if let Some(sink) = &self.sink {
+            // A closed channel means the stream was dropped, which cancels the run.
+            let _ = sink.send(event).await;
+        }
+    }
+
+    fn memory_error(&self, source: MemoryError) -> AgentError {
+        AgentError::Memory {
+            source,
+            trace: Box::new(self.trace.clone()),
+        }
+    }
+}
+
+/// Tells the model its tool call could not be parsed, so it can try again.
+fn malformed_feedback(malformed: &[crate::parse::MalformedCall]) -> Message {
+    let reasons: Vec<String> = malformed
+        .iter()
+        .map(|m| format!("{} ({})", m.reason, m.raw.chars().take(120).collect::<String>()))
+        .collect();
+    Message::user(format!(
+        "Your tool call could not be parsed: {}. Reply with a valid tool call or a final answer.",
+        reasons.join("; ")
+    ))
+}
