@@ -70,7 +70,11 @@ pub struct ImageRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
     /// The encoded bytes (base64 in JSON), when carried.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "base64_bytes")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "base64_bytes"
+    )]
     pub data: Option<Arc<[u8]>>,
 }
 
@@ -124,8 +128,9 @@ mod base64_bytes {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match data {
-            Some(bytes) => serializer
-                .serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes)),
+            Some(bytes) => {
+                serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
             None => serializer.serialize_none(),
         }
     }

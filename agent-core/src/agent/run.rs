@@ -57,9 +57,7 @@ impl Agent {
 
     fn spawn_stream(
         &self,
-        start: impl FnOnce(
-                RunState<'_>,
-            ) -> futures::future::BoxFuture<'_, Result<RunOutput, AgentError>>
+        start: impl FnOnce(RunState<'_>) -> futures::future::BoxFuture<'_, Result<RunOutput, AgentError>>
             + Send
             + 'static,
     ) -> AgentStream {
@@ -422,7 +420,13 @@ impl<'a> RunState<'a> {
 fn malformed_feedback(malformed: &[crate::parse::MalformedCall]) -> Message {
     let reasons: Vec<String> = malformed
         .iter()
-        .map(|m| format!("{} ({})", m.reason, m.raw.chars().take(120).collect::<String>()))
+        .map(|m| {
+            format!(
+                "{} ({})",
+                m.reason,
+                m.raw.chars().take(120).collect::<String>()
+            )
+        })
         .collect();
     Message::user(format!(
         "Your tool call could not be parsed: {}. Reply with a valid tool call or a final answer.",

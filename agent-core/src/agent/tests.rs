@@ -109,7 +109,10 @@ async fn multi_step_run_with_three_tools() {
     assert_eq!(result_texts(&steps[0]), ["42"]);
     assert_eq!(result_texts(&steps[1]), ["forty-two"]);
     assert_eq!(result_texts(&steps[2]), ["2026-11-27T10:00:00Z"]);
-    assert_eq!(steps.iter().map(|s| s.index).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        steps.iter().map(|s| s.index).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
 
     // The model saw the system prompt, the input, and each call followed by its result.
     let requests = model.requests();
@@ -350,9 +353,17 @@ async fn usage_is_summed_per_run() {
         ..Usage::default()
     };
     let model = ScriptedModel::new()
-        .then(ChatResponse::tool_calls(vec![ToolCall::new("now", json!({}))]).with_usage(usage(10, 5)))
+        .then(
+            ChatResponse::tool_calls(vec![ToolCall::new("now", json!({}))])
+                .with_usage(usage(10, 5)),
+        )
         .then(ChatResponse::text("t").with_usage(usage(20, 3)));
-    let output = agent(Arc::new(model)).build().unwrap().run("q").await.unwrap();
+    let output = agent(Arc::new(model))
+        .build()
+        .unwrap()
+        .run("q")
+        .await
+        .unwrap();
     assert_eq!(output.trace.usage.prompt_tokens, 30);
     assert_eq!(output.trace.usage.completion_tokens, 8);
 }
@@ -362,7 +373,12 @@ async fn a_model_error_carries_the_trace() {
     let model = ScriptedModel::new()
         .then_call("now", json!({}))
         .then_error("engine crashed");
-    let error = agent(Arc::new(model)).build().unwrap().run("q").await.unwrap_err();
+    let error = agent(Arc::new(model))
+        .build()
+        .unwrap()
+        .run("q")
+        .await
+        .unwrap_err();
     let AgentError::Model { source, trace } = &error else {
         panic!("unexpected {error:?}");
     };
@@ -384,10 +400,18 @@ async fn unparseable_calls_are_explained_to_the_model() {
             })
             .then_text("sorry"),
     );
-    let output = agent(Arc::clone(&model)).build().unwrap().run("q").await.unwrap();
+    let output = agent(Arc::clone(&model))
+        .build()
+        .unwrap()
+        .run("q")
+        .await
+        .unwrap();
     assert_eq!(output.answer, "sorry");
     let feedback = model.requests()[1].messages.last().unwrap().text();
-    assert!(feedback.contains("could not be parsed: invalid JSON"), "{feedback}");
+    assert!(
+        feedback.contains("could not be parsed: invalid JSON"),
+        "{feedback}"
+    );
 }
 
 #[tokio::test]
@@ -504,10 +528,19 @@ async fn a_session_continues_across_runs_and_agents() {
     build().run("I am Ada.").await.unwrap();
     let output = build().run("What is my name?").await.unwrap();
     assert_eq!(output.answer, "Your name is Ada.");
-    let seen: Vec<String> = model.requests()[1].messages.iter().map(Message::text).collect();
+    let seen: Vec<String> = model.requests()[1]
+        .messages
+        .iter()
+        .map(Message::text)
+        .collect();
     assert_eq!(
         seen,
-        ["sys", "I am Ada.", "Nice to meet you, Ada.", "What is my name?"]
+        [
+            "sys",
+            "I am Ada.",
+            "Nice to meet you, Ada.",
+            "What is my name?"
+        ]
     );
     let session = memory.session(&"chat".into()).await.unwrap();
     assert_eq!(session.title, "I am Ada.");

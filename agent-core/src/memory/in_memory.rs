@@ -176,7 +176,10 @@ impl Memory for InMemoryMemory {
                 if !words.iter().all(|w| lower.contains(w.as_str())) {
                     continue;
                 }
-                let score = words.iter().map(|w| lower.matches(w.as_str()).count()).sum::<usize>();
+                let score = words
+                    .iter()
+                    .map(|w| lower.matches(w.as_str()).count())
+                    .sum::<usize>();
                 hits.push(SearchHit {
                     session_id: id.clone(),
                     position: position as u64,
@@ -229,13 +232,19 @@ mod tests {
             .await
             .unwrap()
             .id;
-        memory.append_step(&id, &step("r", 0, "a", false)).await.unwrap();
+        memory
+            .append_step(&id, &step("r", 0, "a", false))
+            .await
+            .unwrap();
         let gap = memory.append_step(&id, &step("r", 2, "c", false)).await;
         assert!(matches!(
             gap,
             Err(MemoryError::StepOutOfOrder { expected: 1, .. })
         ));
-        memory.append_step(&id, &step("r", 1, "b", true)).await.unwrap();
+        memory
+            .append_step(&id, &step("r", 1, "b", true))
+            .await
+            .unwrap();
         let after_final = memory.append_step(&id, &step("r", 2, "c", false)).await;
         assert!(matches!(after_final, Err(MemoryError::RunFinished(_))));
         let run = memory.last_run(&id).await.unwrap().unwrap();
@@ -246,7 +255,10 @@ mod tests {
     #[tokio::test]
     async fn sessions_are_created_listed_renamed_and_deleted() {
         let memory = InMemoryMemory::new();
-        memory.create_session(NewSession::named("a", "A")).await.unwrap();
+        memory
+            .create_session(NewSession::named("a", "A"))
+            .await
+            .unwrap();
         assert!(matches!(
             memory.create_session(NewSession::named("a", "A")).await,
             Err(MemoryError::SessionExists(_))
@@ -275,7 +287,11 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(
-            memory.search(&SearchQuery::new("CAT sat")).await.unwrap().len(),
+            memory
+                .search(&SearchQuery::new("CAT sat"))
+                .await
+                .unwrap()
+                .len(),
             2
         );
         let hits = memory
@@ -284,6 +300,10 @@ mod tests {
             .unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].snippet, "The cat of two sat");
-        assert!(memory.search(&SearchQuery::new("dog")).await.unwrap().is_empty());
+        assert!(memory
+            .search(&SearchQuery::new("dog"))
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

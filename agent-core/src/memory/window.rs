@@ -175,7 +175,14 @@ mod tests {
         let context = select_context(conversation(), &ContextStrategy::LastMessages(5));
         assert_eq!(
             texts(&context),
-            ["system:sys", "assistant:", "tool:ok", "tool:ok", "assistant:a1", "user:q2"]
+            [
+                "system:sys",
+                "assistant:",
+                "tool:ok",
+                "tool:ok",
+                "assistant:a1",
+                "user:q2"
+            ]
         );
     }
 
@@ -191,7 +198,10 @@ mod tests {
 
     #[test]
     fn full_keeps_everything() {
-        assert_eq!(select_context(conversation(), &ContextStrategy::Full).len(), 7);
+        assert_eq!(
+            select_context(conversation(), &ContextStrategy::Full).len(),
+            7
+        );
     }
 
     fn arbitrary_conversation() -> impl Strategy<Value = Vec<Message>> {

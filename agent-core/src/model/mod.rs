@@ -352,9 +352,7 @@ mod tests {
             .collect()
             .await;
         assert_eq!(events.len(), 3);
-        assert!(
-            matches!(&events[0], Ok(StreamEvent::TextDelta { text }) if text == "checking")
-        );
+        assert!(matches!(&events[0], Ok(StreamEvent::TextDelta { text }) if text == "checking"));
         assert!(matches!(&events[1], Ok(StreamEvent::ToolCall { call }) if call.name == "now"));
         assert!(matches!(&events[2], Ok(StreamEvent::Done { .. })));
     }

@@ -80,9 +80,14 @@ impl ReplayModel {
 #[async_trait]
 impl ChatModel for ReplayModel {
     async fn chat(&self, _request: ChatRequest) -> Result<ChatResponse, ModelError> {
-        let mut responses = self.responses.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut responses = self
+            .responses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let served = self.total - responses.len();
-        responses.pop_front().ok_or(ModelError::Exhausted { served })
+        responses
+            .pop_front()
+            .ok_or(ModelError::Exhausted { served })
     }
 
     fn name(&self) -> &str {

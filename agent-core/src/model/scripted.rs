@@ -207,7 +207,10 @@ mod tests {
     #[tokio::test]
     async fn answers_in_order_records_requests_and_runs_out() {
         let model = ScriptedModel::new().then_text("one").then_error("down");
-        let answer = model.chat(ChatRequest::new(vec!["a".into()])).await.unwrap();
+        let answer = model
+            .chat(ChatRequest::new(vec!["a".into()]))
+            .await
+            .unwrap();
         assert_eq!(answer.message.text(), "one");
         assert!(matches!(
             model.chat(ChatRequest::default()).await,

@@ -177,7 +177,9 @@ impl ToolRegistry {
 
     /// The erased tool of that name.
     pub fn get(&self, name: &str) -> Option<&FnTool> {
-        self.by_name.get(name).map(|&index| &self.entries[index].tool)
+        self.by_name
+            .get(name)
+            .map(|&index| &self.entries[index].tool)
     }
 
     /// Number of tools.
@@ -245,7 +247,10 @@ impl ToolRegistry {
             }
             Ok(Ok(result)) => result?,
         };
-        let cap = tool.policy.max_output_bytes.unwrap_or(self.max_output_bytes);
+        let cap = tool
+            .policy
+            .max_output_bytes
+            .unwrap_or(self.max_output_bytes);
         let (text, truncated) = truncate(output_text(value), cap);
         Ok(ToolOutput {
             text,
@@ -411,7 +416,9 @@ mod tests {
 
     #[tokio::test]
     async fn typed_tool_runs() {
-        let out = run(&registry(), "add", json!({"a": 2, "b": 3})).await.unwrap();
+        let out = run(&registry(), "add", json!({"a": 2, "b": 3}))
+            .await
+            .unwrap();
         assert_eq!(out.text, "5");
         assert!(!out.truncated);
     }
@@ -423,7 +430,9 @@ mod tests {
         assert_eq!(unknown.kind, ToolErrorKind::UnknownTool);
         assert!(unknown.message.contains("add, boom, hang, big, snap"));
 
-        let invalid = run(&tools, "add", json!({"a": "2", "b": 3})).await.unwrap_err();
+        let invalid = run(&tools, "add", json!({"a": "2", "b": 3}))
+            .await
+            .unwrap_err();
         assert_eq!(invalid.kind, ToolErrorKind::InvalidArguments);
         assert_eq!(invalid.field.as_deref(), Some("/a"));
 
@@ -450,15 +459,14 @@ mod tests {
         let ctx = ToolContext::new("c");
         ctx.cancellation().cancel();
         let execution = tools.call(&ToolCall::new("hang", json!({})), ctx).await;
-        assert_eq!(
-            execution.result.unwrap_err().kind,
-            ToolErrorKind::Cancelled
-        );
+        assert_eq!(execution.result.unwrap_err().kind, ToolErrorKind::Cancelled);
     }
 
     #[tokio::test]
     async fn double_encoded_arguments_are_decoded() {
-        let out = run(&registry(), "add", json!("{\"a\": 1, \"b\": 1}")).await.unwrap();
+        let out = run(&registry(), "add", json!("{\"a\": 1, \"b\": 1}"))
+            .await
+            .unwrap();
         assert_eq!(out.text, "2");
         let bad = run(&registry(), "add", json!("1 + 1")).await.unwrap_err();
         assert_eq!(bad.kind, ToolErrorKind::InvalidArguments);
@@ -509,7 +517,9 @@ mod tests {
             .unwrap();
         let calls: Vec<_> = (0..6).map(|_| ToolCall::new("slow", json!({}))).collect();
         let results = futures::future::join_all(
-            calls.iter().map(|call| tools.call(call, ToolContext::new("c"))),
+            calls
+                .iter()
+                .map(|call| tools.call(call, ToolContext::new("c"))),
         )
         .await;
         assert!(results.iter().all(|r| r.result.is_ok()));

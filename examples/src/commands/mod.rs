@@ -1,0 +1,3 @@
+//! The `argus` subcommands, one module each.
+
+pub(crate) mod parse;
