@@ -1,6 +1,8 @@
 //! `argus`: the Argus command-line assistant.
 
 mod commands;
+mod eval;
+mod model_args;
 
 use std::process::ExitCode;
 
@@ -18,12 +20,15 @@ struct Cli {
 enum Command {
     /// Parse a raw model output (stdin) into tool calls and text, printed as one JSON object.
     Parse(commands::parse::ParseArgs),
+    /// Measure a model's tool calling: selection, arguments, valid calls and time per case.
+    Eval(commands::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(&args),
+        Command::Eval(args) => block_on(commands::eval::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -32,4 +37,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a command's future on a multi-threaded Tokio runtime.
+fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }

@@ -1,3 +1,4 @@
 //! The `argus` subcommands, one module each.
 
+pub(crate) mod eval;
 pub(crate) mod parse;

@@ -1,0 +1,77 @@
+//! `argus eval`: tool-calling quality of any model on a suite of prompts.
+//!
+//! Each case offers some tools and names the call a good model makes (or none). A model is
+//! scored on tool selection (the right tool, or rightly none), argument exact-match (the right
+//! tool with one of the acceptable argument objects; numbers compare by value), the valid-call
+//! rate (calls that name an offered tool with schema-valid arguments) and time per case. Every
+//! suite runs twice: free (tool choice auto, output parsed) and grammar-constrained (tool
+//! choice required), where no-tool cases cannot pass by construction.
+
+mod score;
+mod suite;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use argus_core::{ChatModel, ChatRequest, Message, ToolChoice};
+use serde::Serialize;
+
+pub(crate) use score::{score_case, CaseScore, Report};
+pub(crate) use suite::Suite;
+
+/// How tool calls are produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Mode {
+    /// Tool choice auto: the model decides and its output is parsed.
+    Free,
+    /// Tool choice required: decoding is constrained to a call of an offered tool.
+    Constrained,
+}
+
+/// Arguments of `argus eval` that do not select the model.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EvalOptions {
+    /// Suite file (JSON); the built-in suite when omitted.
+    #[arg(long)]
+    pub(crate) suite: Option<PathBuf>,
+    /// Modes to run.
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [Mode::Free, Mode::Constrained])]
+    pub(crate) modes: Vec<Mode>,
+    /// Cap on generated tokens per case.
+    #[arg(long, default_value_t = 96)]
+    pub(crate) max_tokens: u32,
+    /// Print every case's result as JSON lines after the table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Runs every case of `suite` in `mode` against `model`.
+pub(crate) async fn run_suite(
+    model: &dyn ChatModel,
+    suite: &Suite,
+    mode: Mode,
+    max_tokens: u32,
+) -> Vec<CaseScore> {
+    let mut scores = Vec::with_capacity(suite.cases.len());
+    for case in &suite.cases {
+        let request = ChatRequest {
+            messages: vec![
+                Message::system(suite.system_prompt.clone()),
+                Message::user(case.prompt.clone()),
+            ],
+            tools: suite.specs(case),
+            tool_choice: match mode {
+                Mode::Free => ToolChoice::Auto,
+                Mode::Constrained => ToolChoice::Required,
+            },
+            max_tokens: Some(max_tokens),
+            ..ChatRequest::default()
+        };
+        let started = Instant::now();
+        let response = model.chat(request.clone()).await;
+        let elapsed = started.elapsed();
+        scores.push(score_case(case, &request.tools, mode, response, elapsed));
+    }
+    scores
+}
