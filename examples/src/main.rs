@@ -1,5 +1,7 @@
 //! `argus`: the Argus command-line assistant.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod commands;
 mod eval;
 mod model_args;
