@@ -1,0 +1,160 @@
+//! The llguidance JSON-schema constraint that forces a call of an offered tool.
+
+use argus_core::ToolSpec;
+use serde_json::{json, Map, Value};
+
+use super::options::GrammarBounds;
+
+/// The key the arguments go under in a constrained call (Llama 3.1's JSON call format).
+pub(crate) const ARGUMENTS_KEY: &str = "parameters";
+
+/// Integers without bounds get these, so their digits are bounded too (±2^53, the range
+/// JSON numbers hold exactly).
+const INTEGER_BOUND: i64 = 9_007_199_254_740_991;
+
+/// A JSON schema that accepts exactly one call `{"name":<tool>,"parameters":{..}}` of one of
+/// `tools`, with arguments valid under that tool's schema.
+///
+/// The `x-guidance` options turn off free whitespace (a random-weight model otherwise emits
+/// whitespace until the length limit); unbounded strings get `maxLength`, arrays `maxItems`,
+/// integers a range, and objects with `properties` `additionalProperties: false`, so every
+/// path through the grammar ends, whatever the weights.
+pub(crate) fn tool_call_schema(tools: &[&ToolSpec], bounds: GrammarBounds) -> Value {
+    let calls: Vec<Value> = tools
+        .iter()
+        .map(|tool| {
+            let mut arguments = tool.parameters.clone();
+            if arguments.is_null() {
+                arguments = json!({"type": "object", "properties": {}});
+            }
+            bound(&mut arguments, bounds);
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": {"const": tool.name},
+                    ARGUMENTS_KEY: arguments,
+                },
+                "required": ["name", ARGUMENTS_KEY],
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    json!({
+        "x-guidance": {
+            "whitespace_flexible": false,
+            "item_separator": ",",
+            "key_separator": ":",
+        },
+        "oneOf": calls,
+    })
+}
+
+/// Adds the bounds to every subschema of `schema`, in place.
+fn bound(schema: &mut Value, bounds: GrammarBounds) {
+    let Value::Object(object) = schema else {
+        return;
+    };
+    let types = types_of(object);
+    if types.iter().any(|t| t == "string") && !object.contains_key("maxLength") {
+        object.insert("maxLength".into(), json!(bounds.max_string_len));
+    }
+    if types.iter().any(|t| t == "array") && !object.contains_key("maxItems") {
+        object.insert("maxItems".into(), json!(bounds.max_items));
+    }
+    if types.iter().any(|t| t == "integer") {
+        object
+            .entry("minimum")
+            .or_insert_with(|| json!(-INTEGER_BOUND));
+        object
+            .entry("maximum")
+            .or_insert_with(|| json!(INTEGER_BOUND));
+    }
+    if object.contains_key("properties") && !object.contains_key("additionalProperties") {
+        object.insert("additionalProperties".into(), json!(false));
+    }
+    // Recurse into every place a subschema can sit.
+    for key in ["properties", "$defs", "definitions", "patternProperties"] {
+        if let Some(Value::Object(children)) = object.get_mut(key) {
+            for child in children.values_mut() {
+                bound(child, bounds);
+            }
+        }
+    }
+    for key in ["items", "additionalProperties", "not", "contains"] {
+        if let Some(child) = object.get_mut(key) {
+            bound(child, bounds);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf", "prefixItems"] {
+        if let Some(Value::Array(children)) = object.get_mut(key) {
+            for child in children {
+                bound(child, bounds);
+            }
+        }
+    }
+}
+
+fn types_of(object: &Map<String, Value>) -> Vec<String> {
+    match object.get("type") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, parameters: Value) -> ToolSpec {
+        ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            parameters,
+        }
+    }
+
+    #[test]
+    fn every_open_end_gets_a_bound() {
+        let calc = spec(
+            "calculator",
+            json!({
+                "type": "object",
+                "properties": {
+                    "expr": {"type": "string"},
+                    "tags": {"type": "array", "items": {"type": ["string", "null"]}},
+                    "count": {"type": "integer", "minimum": 0},
+                    "nested": {"$ref": "#/$defs/Inner"}
+                },
+                "required": ["expr"],
+                "$defs": {"Inner": {"type": "object", "properties": {"x": {"type": "string", "maxLength": 8}}}}
+            }),
+        );
+        let schema = tool_call_schema(&[&calc], GrammarBounds::default());
+        assert_eq!(schema["x-guidance"]["whitespace_flexible"], false);
+        let call = &schema["oneOf"][0];
+        assert_eq!(call["properties"]["name"]["const"], "calculator");
+        assert_eq!(call["additionalProperties"], false);
+        let args = &call["properties"]["parameters"];
+        assert_eq!(args["additionalProperties"], false);
+        assert_eq!(args["properties"]["expr"]["maxLength"], 256);
+        assert_eq!(args["properties"]["tags"]["maxItems"], 16);
+        assert_eq!(args["properties"]["tags"]["items"]["maxLength"], 256);
+        assert_eq!(args["properties"]["count"]["minimum"], 0);
+        assert_eq!(args["properties"]["count"]["maximum"], INTEGER_BOUND);
+        assert_eq!(args["$defs"]["Inner"]["properties"]["x"]["maxLength"], 8);
+        assert_eq!(args["$defs"]["Inner"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn one_alternative_per_tool() {
+        let a = spec("a", json!({"type": "object", "properties": {}}));
+        let b = spec("b", Value::Null);
+        let schema = tool_call_schema(&[&a, &b], GrammarBounds::default());
+        assert_eq!(schema["oneOf"].as_array().unwrap().len(), 2);
+        assert_eq!(schema["oneOf"][1]["properties"]["parameters"]["type"], "object");
+    }
+}

@@ -1,0 +1,341 @@
+//! Mapping an argus conversation onto a mistral.rs request: roles, images, tool definitions,
+//! earlier tool calls and tool results, sampling and the tool-call constraint.
+
+use std::collections::HashMap;
+
+use argus_core::{ChatRequest, ContentPart, Message, ModelError, Role, ToolCall, ToolChoice, ToolSpec};
+use image::DynamicImage;
+use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMessageRole};
+use serde_json::{json, Value};
+
+use super::grammar::{tool_call_schema, ARGUMENTS_KEY};
+use super::options::{GrammarBounds, ToolPromptFormat};
+
+/// How the model's output is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputMode {
+    /// Plain text: no tools offered, or tool choice `None`.
+    Text,
+    /// Text that may contain calls, found by the tool-call parser.
+    AutoTools,
+    /// A grammar-constrained call.
+    ForcedCall,
+}
+
+/// The settings that shape a prompt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PromptSettings {
+    pub(crate) format: ToolPromptFormat,
+    pub(crate) bounds: GrammarBounds,
+    pub(crate) default_max_tokens: u32,
+}
+
+/// The role name Llama 3 templates give tool results.
+const TOOL_RESULT_ROLE: &str = "ipython";
+
+/// Builds the mistral.rs request. `images` holds the decoded pixels of every image in the
+/// conversation, by SHA-256.
+pub(crate) fn build_request(
+    request: &ChatRequest,
+    images: &HashMap<String, DynamicImage>,
+    settings: PromptSettings,
+) -> Result<(RequestBuilder, OutputMode), ModelError> {
+    if request.messages.is_empty() {
+        return Err(ModelError::InvalidRequest("the conversation is empty".into()));
+    }
+    let (mode, forced) = output_mode(request)?;
+    let mut builder = RequestBuilder::new();
+    let instructions =
+        (!request.tools.is_empty()).then(|| tool_instructions(&request.tools, settings.format));
+    let has_system = request.messages.iter().any(|m| m.role == Role::System);
+    if let (Some(instructions), false) = (&instructions, has_system) {
+        builder = builder.add_message(TextMessageRole::System, instructions);
+    }
+    let mut instructions_added = !has_system;
+    for message in &request.messages {
+        let mut text = message_text(message, settings.format);
+        if message.role == Role::System && !instructions_added {
+            if let Some(instructions) = &instructions {
+                text = if text.trim().is_empty() {
+                    instructions.clone()
+                } else {
+                    format!("{}\n\n{instructions}", text.trim_end())
+                };
+            }
+            instructions_added = true;
+        }
+        let role = match message.role {
+            Role::System => TextMessageRole::System,
+            Role::User => TextMessageRole::User,
+            Role::Assistant => TextMessageRole::Assistant,
+            Role::Tool => TextMessageRole::Custom(TOOL_RESULT_ROLE.into()),
+        };
+        let pixels = message
+            .images()
+            .map(|image| {
+                images.get(&image.sha256).cloned().ok_or_else(|| {
+                    ModelError::InvalidRequest(format!("image {} was not decoded", image.sha256))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        builder = if pixels.is_empty() {
+            builder.add_message(role, text)
+        } else {
+            builder.add_image_message(role, text, pixels)
+        };
+    }
+    builder = builder.set_sampling(sampling(request, settings.default_max_tokens));
+    if let Some(tools) = forced {
+        builder = builder.set_constraint(Constraint::JsonSchema(tool_call_schema(
+            &tools,
+            settings.bounds,
+        )));
+    }
+    Ok((builder, mode))
+}
+
+/// The output mode and, for forced calls, the tools the grammar allows.
+fn output_mode(request: &ChatRequest) -> Result<(OutputMode, Option<Vec<&ToolSpec>>), ModelError> {
+    if request.tools.is_empty() {
+        return match &request.tool_choice {
+            ToolChoice::None | ToolChoice::Auto => Ok((OutputMode::Text, None)),
+            other => Err(ModelError::InvalidRequest(format!(
+                "tool choice {other:?} needs at least one tool"
+            ))),
+        };
+    }
+    match &request.tool_choice {
+        ToolChoice::None => Ok((OutputMode::Text, None)),
+        ToolChoice::Auto => Ok((OutputMode::AutoTools, None)),
+        ToolChoice::Required => Ok((
+            OutputMode::ForcedCall,
+            Some(request.tools.iter().collect()),
+        )),
+        ToolChoice::Specific(name) => match request.tools.iter().find(|t| &t.name == name) {
+            Some(tool) => Ok((OutputMode::ForcedCall, Some(vec![tool]))),
+            None => Err(ModelError::InvalidRequest(format!(
+                "tool choice names `{name}`, which is not among the offered tools"
+            ))),
+        },
+    }
+}
+
+/// Sampling: all `None` (or temperature 0) is greedy; the length is always bounded.
+fn sampling(request: &ChatRequest, default_max_tokens: u32) -> SamplingParams {
+    let s = &request.sampling;
+    let greedy = match s.temperature {
+        Some(t) => t <= 0.0,
+        None => s.top_p.is_none() && s.top_k.is_none(),
+    };
+    let mut params = if greedy {
+        SamplingParams::deterministic()
+    } else {
+        SamplingParams {
+            temperature: s.temperature,
+            top_p: s.top_p,
+            top_k: s.top_k,
+            ..SamplingParams::neutral()
+        }
+    };
+    params.max_len = Some(request.max_tokens.unwrap_or(default_max_tokens).max(1) as usize);
+    if !request.stop.is_empty() {
+        params.stop_toks = Some(StopTokens::Seqs(request.stop.clone()));
+    }
+    params
+}
+
+/// The text the template receives for one message: its text parts, then (assistant) its
+/// calls in the prompt's format.
+fn message_text(message: &Message, format: ToolPromptFormat) -> String {
+    let mut text = String::new();
+    for part in &message.content {
+        if let ContentPart::Text { text: t } = part {
+            text.push_str(t);
+        }
+    }
+    if !message.tool_calls.is_empty() {
+        let calls = render_calls(&message.tool_calls, format);
+        if text.trim().is_empty() {
+            text = calls;
+        } else {
+            text = format!("{}\n{calls}", text.trim_end());
+        }
+    }
+    text
+}
+
+/// The system-prompt block that lists the tools and says how to call them.
+pub(crate) fn tool_instructions(tools: &[ToolSpec], format: ToolPromptFormat) -> String {
+    let definitions: Vec<Value> = tools
+        .iter()
+        .map(|tool| {
+            json!({
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                }
+            })
+        })
+        .collect();
+    match format {
+        ToolPromptFormat::Llama31Json => {
+            let mut text = String::from(
+                "You have access to the following functions. To call a function, respond with \
+                 JSON for a function call. Respond in the format {\"name\": function name, \
+                 \"parameters\": dictionary of argument name and its value}. Do not use \
+                 variables.\n",
+            );
+            for definition in &definitions {
+                text.push('\n');
+                text.push_str(&definition.to_string());
+            }
+            text
+        }
+        ToolPromptFormat::Llama32Pythonic => format!(
+            "You are an expert in composing functions. You are given a question and a set of \
+             possible functions. Based on the question, you will need to make one or more \
+             function/tool calls to achieve the purpose. If none of the functions can be used, \
+             point it out. If the given question lacks the parameters required by the function, \
+             also point it out. You should only return the function call in tools call \
+             sections.\n\nIf you decide to invoke any of the function(s), you MUST put it in the \
+             format of [func_name1(params_name1=params_value1, params_name2=params_value2...), \
+             func_name2(params)]\nYou SHOULD NOT include any other text in the response.\n\nHere \
+             is a list of functions in JSON format that you can invoke.\n\n{}",
+            Value::Array(definitions)
+        ),
+    }
+}
+
+/// Earlier calls as the model was asked to write them.
+pub(crate) fn render_calls(calls: &[ToolCall], format: ToolPromptFormat) -> String {
+    match format {
+        ToolPromptFormat::Llama31Json => calls
+            .iter()
+            .map(|call| json!({"name": call.name, ARGUMENTS_KEY: call.arguments}).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        ToolPromptFormat::Llama32Pythonic => {
+            let rendered: Vec<String> = calls
+                .iter()
+                .map(|call| {
+                    let args = match &call.arguments {
+                        Value::Object(map) => map
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", python_literal(v)))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        Value::Null => String::new(),
+                        other => format!("arguments={}", python_literal(other)),
+                    };
+                    format!("{}({args})", call.name)
+                })
+                .collect();
+            format!("[{}]", rendered.join(", "))
+        }
+    }
+}
+
+/// A JSON value as a Python literal (`True`, `None`, dicts and lists).
+fn python_literal(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(_) => value.to_string(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_literal).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), python_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argus_core::{parse_tool_calls, ToolCallFormat};
+
+    fn call() -> ToolCall {
+        ToolCall {
+            id: "call_1".into(),
+            name: "calculator".into(),
+            arguments: json!({"expr": "2 + \"3\"", "exact": true, "digits": null, "list": [1, 2.5]}),
+        }
+    }
+
+    #[test]
+    fn rendered_calls_parse_back_in_both_formats() {
+        for format in [ToolPromptFormat::Llama31Json, ToolPromptFormat::Llama32Pythonic] {
+            let text = render_calls(&[call(), call()], format);
+            let parsed = parse_tool_calls(&text, ToolCallFormat::Auto);
+            assert_eq!(parsed.calls.len(), 2, "{format:?}: {text}");
+            assert_eq!(parsed.calls[0].name, "calculator");
+            assert_eq!(parsed.calls[0].arguments, call().arguments, "{text}");
+            assert!(parsed.malformed.is_empty());
+        }
+        assert_eq!(
+            render_calls(&[call()], ToolPromptFormat::Llama32Pythonic),
+            r#"[calculator(digits=None, exact=True, expr="2 + \"3\"", list=[1, 2.5])]"#
+        );
+    }
+
+    #[test]
+    fn sampling_is_greedy_by_default_and_always_bounded() {
+        let mut request = ChatRequest::new(vec![Message::user("hi")]);
+        let params = sampling(&request, 512);
+        assert_eq!(params.max_len, Some(512));
+        assert_eq!(params.top_k, SamplingParams::deterministic().top_k);
+        request.max_tokens = Some(7);
+        request.sampling.temperature = Some(0.7);
+        request.stop = vec!["END".into()];
+        let params = sampling(&request, 512);
+        assert_eq!(params.max_len, Some(7));
+        assert_eq!(params.temperature, Some(0.7));
+        assert!(matches!(params.stop_toks, Some(StopTokens::Seqs(ref s)) if s == &["END"]));
+        request.sampling.temperature = Some(0.0);
+        assert_eq!(sampling(&request, 512).top_k, SamplingParams::deterministic().top_k);
+    }
+
+    #[test]
+    fn tool_choice_is_validated() {
+        let tool = ToolSpec {
+            name: "calculator".into(),
+            description: "math".into(),
+            parameters: json!({"type": "object"}),
+        };
+        let mut request = ChatRequest::new(vec![Message::user("hi")]);
+        request.tool_choice = ToolChoice::Required;
+        assert!(matches!(output_mode(&request), Err(ModelError::InvalidRequest(_))));
+        request.tools = vec![tool];
+        assert_eq!(output_mode(&request).unwrap().0, OutputMode::ForcedCall);
+        request.tool_choice = ToolChoice::Specific("nope".into());
+        assert!(output_mode(&request).is_err());
+        request.tool_choice = ToolChoice::Auto;
+        assert_eq!(output_mode(&request).unwrap().0, OutputMode::AutoTools);
+        request.tool_choice = ToolChoice::None;
+        assert_eq!(output_mode(&request).unwrap().0, OutputMode::Text);
+    }
+
+    #[test]
+    fn instructions_name_every_tool() {
+        let tools = vec![ToolSpec {
+            name: "calculator".into(),
+            description: "Evaluates arithmetic.".into(),
+            parameters: json!({"type": "object", "properties": {"expr": {"type": "string"}}}),
+        }];
+        for format in [ToolPromptFormat::Llama31Json, ToolPromptFormat::Llama32Pythonic] {
+            let text = tool_instructions(&tools, format);
+            assert!(text.contains(r#""name":"calculator""#), "{text}");
+            assert!(text.contains("Evaluates arithmetic."));
+        }
+    }
+}

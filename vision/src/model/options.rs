@@ -1,0 +1,209 @@
+//! What to load and how: the source, CPU defaults, quantisation, tool prompt format.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::images::ImageLimits;
+
+/// Where a model's weights come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModelSource {
+    /// A local Hugging Face-style directory: `config.json`, `*.safetensors`, `tokenizer.json`,
+    /// `tokenizer_config.json` (with the chat template) and, for vision models,
+    /// `preprocessor_config.json`. Multimodal architectures (`MllamaForConditionalGeneration`,
+    /// LLaVA, Qwen2-VL, ... — everything mistral.rs 0.8.1 lists) load as vision models, the
+    /// rest as text models.
+    Dir(PathBuf),
+    /// A local GGUF file of a text model; its tokenizer and chat template come from its
+    /// metadata. Architectures: llama, mistral3, phi2, phi3, starcoder2, qwen2, qwen3, qwen3moe.
+    Gguf(PathBuf),
+    /// A model id on the Hugging Face hub (e.g. `meta-llama/Llama-3.2-11B-Vision-Instruct`),
+    /// downloaded into the hub cache; the access token is read from the hub's token cache.
+    /// The kind of model is detected from its `config.json`.
+    Hub {
+        /// The repository id.
+        model_id: String,
+        /// A branch, tag or commit; `None` is `main`.
+        revision: Option<String>,
+    },
+}
+
+impl ModelSource {
+    /// A local directory.
+    pub fn dir(path: impl Into<PathBuf>) -> Self {
+        ModelSource::Dir(path.into())
+    }
+
+    /// A local GGUF file.
+    pub fn gguf(path: impl Into<PathBuf>) -> Self {
+        ModelSource::Gguf(path.into())
+    }
+
+    /// A hub model id at its default revision.
+    pub fn hub(model_id: impl Into<String>) -> Self {
+        ModelSource::Hub {
+            model_id: model_id.into(),
+            revision: None,
+        }
+    }
+
+    /// The path or id, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSource::Dir(path) | ModelSource::Gguf(path) => path.display().to_string(),
+            ModelSource::Hub { model_id, revision } => match revision {
+                Some(revision) => format!("{model_id}@{revision}"),
+                None => model_id.clone(),
+            },
+        }
+    }
+}
+
+/// How the tools are described to the model, and how its earlier calls are written back
+/// into the conversation.
+///
+/// Both formats put the tool list (compact JSON) into the system prompt, so it stays a stable
+/// prefix the prefix cache can reuse. Whatever the format, output is parsed with
+/// [`argus_core::parse_tool_calls`] in [`ToolCallFormat::Auto`](argus_core::ToolCallFormat)
+/// mode, and calls forced by [`ToolChoice::Required`](argus_core::ToolChoice) are constrained
+/// to Llama 3.1 JSON (`{"name":..,"parameters":{..}}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ToolPromptFormat {
+    /// Llama 3.1/3.3 custom tools: "respond with JSON for a function call ... in the format
+    /// `{"name": function name, "parameters": dictionary of argument name and its value}`".
+    /// Earlier calls are written as that JSON, one per line.
+    #[default]
+    Llama31Json,
+    /// Llama 3.2 (1B/3B, 11B/90B Vision) pythonic calls: "`[func_name1(params_name1=params_value1,
+    /// ...), func_name2(params)]`". Earlier calls are written as such a list.
+    Llama32Pythonic,
+}
+
+impl ToolPromptFormat {
+    /// `llama31_json` or `llama32_pythonic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolPromptFormat::Llama31Json => "llama31_json",
+            ToolPromptFormat::Llama32Pythonic => "llama32_pythonic",
+        }
+    }
+}
+
+impl FromStr for ToolPromptFormat {
+    type Err = String;
+
+    /// Parses `llama31_json` / `json` or `llama32_pythonic` / `pythonic` (ASCII case and `-`
+    /// for `_` ignored).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "llama31_json" | "json" | "llama3_json" => Ok(ToolPromptFormat::Llama31Json),
+            "llama32_pythonic" | "pythonic" => Ok(ToolPromptFormat::Llama32Pythonic),
+            other => Err(format!(
+                "unknown tool prompt format `{other}` (expected llama31_json or llama32_pythonic)"
+            )),
+        }
+    }
+}
+
+/// In-situ quantisation applied to safetensors weights while they load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Isq {
+    /// 4-bit k-quants: the usual CPU choice (≈4.5 bits per weight).
+    Q4K,
+    /// 5-bit k-quants.
+    Q5K,
+    /// 6-bit k-quants.
+    Q6K,
+    /// 8-bit blocks.
+    Q8_0,
+}
+
+/// The dtype unquantised weights and activations use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WeightDtype {
+    /// 32-bit floats: the CPU default. (mistral.rs's `Auto` picks F16 on CPU, which produced
+    /// NaNs for some models, and BF16 matmuls fail on CPU.)
+    #[default]
+    F32,
+    /// 16-bit floats.
+    F16,
+    /// bfloat16 (accelerators only).
+    Bf16,
+    /// Let mistral.rs choose for the device.
+    Auto,
+}
+
+/// Bounds the grammar adds to tool schemas so constrained calls always end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrammarBounds {
+    /// `maxLength` added to strings that have none. Default 256.
+    pub max_string_len: u32,
+    /// `maxItems` added to arrays that have none. Default 16.
+    pub max_items: u32,
+}
+
+impl Default for GrammarBounds {
+    fn default() -> Self {
+        GrammarBounds {
+            max_string_len: 256,
+            max_items: 16,
+        }
+    }
+}
+
+/// Everything [`MistralRsModel`](crate::MistralRsModel) is built from. Create it with
+/// [`MistralRsModel::builder`](crate::MistralRsModel::builder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOptions {
+    /// Where the weights come from.
+    pub source: ModelSource,
+    /// Run on the CPU even if an accelerator is compiled in. Default `true`.
+    pub force_cpu: bool,
+    /// Weight dtype (not used for GGUF, whose tensors carry their own types). Default F32.
+    pub dtype: WeightDtype,
+    /// In-situ quantisation of safetensors weights. Default none.
+    pub isq: Option<Isq>,
+    /// Sequences kept in the prefix cache (0 disables it). Default 16, also for vision models
+    /// (mistral.rs turns it off for them unless asked).
+    pub prefix_cache_n: usize,
+    /// The generation cap when a request sets no `max_tokens`. Default 512.
+    pub default_max_tokens: u32,
+    /// How tools are presented and earlier calls rendered.
+    pub tool_format: ToolPromptFormat,
+    /// Bounds added to tool schemas for constrained calls.
+    pub grammar: GrammarBounds,
+    /// Limits for the images in requests.
+    pub image_limits: ImageLimits,
+    /// Longest image edge handed to the model; `None` derives it from the model (1120 for
+    /// Llama 3.2 Vision: two 560-pixel tiles).
+    pub max_image_edge: Option<u32>,
+    /// A chat template (`.json` tokenizer config or `.jinja`) replacing the model's own.
+    pub chat_template: Option<PathBuf>,
+    /// The name [`ChatModel::name`](argus_core::ChatModel::name) reports; default the
+    /// directory, file or model id.
+    pub name: Option<String>,
+}
+
+impl ModelOptions {
+    /// The defaults for `source`.
+    pub fn new(source: ModelSource) -> Self {
+        ModelOptions {
+            source,
+            force_cpu: true,
+            dtype: WeightDtype::F32,
+            isq: None,
+            prefix_cache_n: 16,
+            default_max_tokens: 512,
+            tool_format: ToolPromptFormat::default(),
+            grammar: GrammarBounds::default(),
+            image_limits: ImageLimits::default(),
+            max_image_edge: None,
+            chat_template: None,
+            name: None,
+        }
+    }
+}
