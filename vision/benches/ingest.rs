@@ -103,8 +103,7 @@ fn main() {
         assert_eq!(loaded.image.width(), w);
     });
     let decode_only = time(RUNS, || {
-        let decoder =
-            image::codecs::jpeg::JpegDecoder::new(Cursor::new(jpeg.as_slice())).unwrap();
+        let decoder = image::codecs::jpeg::JpegDecoder::new(Cursor::new(jpeg.as_slice())).unwrap();
         let mut buf = vec![0u8; decoder.total_bytes() as usize];
         decoder.read_image(&mut buf).unwrap();
     });

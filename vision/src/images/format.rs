@@ -91,12 +91,15 @@ pub(crate) fn is_truncated(format: ImageFormat, bytes: &[u8]) -> bool {
         }
         ImageFormat::Png => rfind(bytes, b"IEND").is_none(),
         ImageFormat::WebP => riff_declared_len(bytes).is_some_and(|len| len > bytes.len()),
-        ImageFormat::Bmp => bytes.len() < 14 || {
-            let declared = u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]) as usize;
-            let pixel_offset =
-                u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize;
-            declared > bytes.len() || pixel_offset > bytes.len()
-        },
+        ImageFormat::Bmp => {
+            bytes.len() < 14 || {
+                let declared =
+                    u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]) as usize;
+                let pixel_offset =
+                    u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize;
+                declared > bytes.len() || pixel_offset > bytes.len()
+            }
+        }
         _ => false,
     }
 }
@@ -140,9 +143,15 @@ pub(crate) fn classify(
     }
     let reason = error.to_string();
     let lower = reason.to_ascii_lowercase();
-    if ["unexpected eof", "unexpected end", "end of file", "truncated", "no more bytes"]
-        .iter()
-        .any(|hint| lower.contains(hint))
+    if [
+        "unexpected eof",
+        "unexpected end",
+        "end of file",
+        "truncated",
+        "no more bytes",
+    ]
+    .iter()
+    .any(|hint| lower.contains(hint))
     {
         return ImageLoadError::Truncated { format: name };
     }

@@ -81,11 +81,7 @@ impl ImageLimits {
     /// per channel with alpha, plus decoder overhead.
     pub(crate) fn decoder_limits(&self) -> image::Limits {
         let mut limits = image::Limits::no_limits();
-        limits.max_alloc = Some(
-            self.max_pixels
-                .saturating_mul(8)
-                .saturating_add(64 << 20),
-        );
+        limits.max_alloc = Some(self.max_pixels.saturating_mul(8).saturating_add(64 << 20));
         limits
     }
 }

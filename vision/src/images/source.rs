@@ -251,9 +251,6 @@ mod tests {
             decode_base64("aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=", 8),
             Err(ImageLoadError::TooLarge { .. })
         ));
-        assert!(matches!(
-            decode_base64("", 8),
-            Err(ImageLoadError::Empty)
-        ));
+        assert!(matches!(decode_base64("", 8), Err(ImageLoadError::Empty)));
     }
 }

@@ -155,6 +155,9 @@ mod tests {
         let b = spec("b", Value::Null);
         let schema = tool_call_schema(&[&a, &b], GrammarBounds::default());
         assert_eq!(schema["oneOf"].as_array().unwrap().len(), 2);
-        assert_eq!(schema["oneOf"][1]["properties"]["parameters"]["type"], "object");
+        assert_eq!(
+            schema["oneOf"][1]["properties"]["parameters"]["type"],
+            "object"
+        );
     }
 }

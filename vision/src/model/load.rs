@@ -209,7 +209,10 @@ fn mllama_edge(dir: &Path, config: &Value) -> Result<u32, LoadError> {
     if size == 560 && tiles == 4 {
         return Ok(MLLAMA_DEFAULT_EDGE);
     }
-    let side = (1..=tiles).take_while(|s| s * s <= tiles).last().unwrap_or(1);
+    let side = (1..=tiles)
+        .take_while(|s| s * s <= tiles)
+        .last()
+        .unwrap_or(1);
     Ok(u32::try_from(size * side).unwrap_or(MLLAMA_DEFAULT_EDGE))
 }
 
@@ -228,7 +231,9 @@ fn check_tokenizer(path: &Path) -> Result<(), LoadError> {
     match json["model"]["type"].as_str() {
         Some("BPE" | "WordPiece" | "WordLevel") => Ok(()),
         // mistral.rs 0.8.1 panics building its token trie from a Unigram vocabulary.
-        Some("Unigram") => Err(bad("Unigram tokenizers are not supported by mistral.rs".into())),
+        Some("Unigram") => Err(bad(
+            "Unigram tokenizers are not supported by mistral.rs".into()
+        )),
         Some(other) => Err(bad(format!("unknown tokenizer model type `{other}`"))),
         None => Err(bad("no `model.type`".into())),
     }
@@ -268,9 +273,9 @@ fn check_safetensors(path: &Path) -> Result<(), LoadError> {
         if name == "__metadata__" {
             continue;
         }
-        let end = info["data_offsets"][1].as_u64().ok_or_else(|| {
-            corrupt(format!("tensor `{name}` has no data_offsets"))
-        })?;
+        let end = info["data_offsets"][1]
+            .as_u64()
+            .ok_or_else(|| corrupt(format!("tensor `{name}` has no data_offsets")))?;
         if end > data_len {
             return Err(corrupt(format!(
                 "tensor `{name}` ends at byte {end} but the data section has {data_len} bytes (truncated?)"
@@ -426,7 +431,10 @@ pub(crate) async fn build(
 }
 
 /// Runs the matching mistral.rs builder; the error is mistral.rs's error chain as text.
-async fn build_engine(options: &ModelOptions, kind: &ModelKind) -> Result<mistralrs::Model, String> {
+async fn build_engine(
+    options: &ModelOptions,
+    kind: &ModelKind,
+) -> Result<mistralrs::Model, String> {
     let built = match (&options.source, kind) {
         (ModelSource::Dir(dir), ModelKind::Vision { .. }) => {
             let id = dir.display().to_string();

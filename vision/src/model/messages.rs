@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use argus_core::{ChatRequest, ContentPart, Message, ModelError, Role, ToolCall, ToolChoice, ToolSpec};
+use argus_core::{
+    ChatRequest, ContentPart, Message, ModelError, Role, ToolCall, ToolChoice, ToolSpec,
+};
 use image::DynamicImage;
 use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMessageRole};
 use serde_json::{json, Value};
@@ -41,7 +43,9 @@ pub(crate) fn build_request(
     settings: PromptSettings,
 ) -> Result<(RequestBuilder, OutputMode), ModelError> {
     if request.messages.is_empty() {
-        return Err(ModelError::InvalidRequest("the conversation is empty".into()));
+        return Err(ModelError::InvalidRequest(
+            "the conversation is empty".into(),
+        ));
     }
     let (mode, forced) = output_mode(request)?;
     let mut builder = RequestBuilder::new();
@@ -107,10 +111,7 @@ fn output_mode(request: &ChatRequest) -> Result<(OutputMode, Option<Vec<&ToolSpe
     match &request.tool_choice {
         ToolChoice::None => Ok((OutputMode::Text, None)),
         ToolChoice::Auto => Ok((OutputMode::AutoTools, None)),
-        ToolChoice::Required => Ok((
-            OutputMode::ForcedCall,
-            Some(request.tools.iter().collect()),
-        )),
+        ToolChoice::Required => Ok((OutputMode::ForcedCall, Some(request.tools.iter().collect()))),
         ToolChoice::Specific(name) => match request.tools.iter().find(|t| &t.name == name) {
             Some(tool) => Ok((OutputMode::ForcedCall, Some(vec![tool]))),
             None => Err(ModelError::InvalidRequest(format!(
@@ -247,7 +248,11 @@ fn python_literal(value: &Value) -> String {
         Value::String(_) => value.to_string(),
         Value::Array(items) => format!(
             "[{}]",
-            items.iter().map(python_literal).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(python_literal)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Value::Object(map) => format!(
             "{{{}}}",
@@ -274,7 +279,10 @@ mod tests {
 
     #[test]
     fn rendered_calls_parse_back_in_both_formats() {
-        for format in [ToolPromptFormat::Llama31Json, ToolPromptFormat::Llama32Pythonic] {
+        for format in [
+            ToolPromptFormat::Llama31Json,
+            ToolPromptFormat::Llama32Pythonic,
+        ] {
             let text = render_calls(&[call(), call()], format);
             let parsed = parse_tool_calls(&text, ToolCallFormat::Auto);
             assert_eq!(parsed.calls.len(), 2, "{format:?}: {text}");
@@ -282,10 +290,17 @@ mod tests {
             assert_eq!(parsed.calls[0].arguments, call().arguments, "{text}");
             assert!(parsed.malformed.is_empty());
         }
-        assert_eq!(
-            render_calls(&[call()], ToolPromptFormat::Llama32Pythonic),
-            r#"[calculator(digits=None, exact=True, expr="2 + \"3\"", list=[1, 2.5])]"#
-        );
+        // Key order follows serde_json's map (sorted or insertion order, by feature).
+        let pythonic = render_calls(&[call()], ToolPromptFormat::Llama32Pythonic);
+        assert!(pythonic.starts_with("[calculator(") && pythonic.ends_with(")]"));
+        for arg in [
+            "digits=None",
+            "exact=True",
+            r#"expr="2 + \"3\"""#,
+            "list=[1, 2.5]",
+        ] {
+            assert!(pythonic.contains(arg), "{pythonic} lacks {arg}");
+        }
     }
 
     #[test]
@@ -302,7 +317,10 @@ mod tests {
         assert_eq!(params.temperature, Some(0.7));
         assert!(matches!(params.stop_toks, Some(StopTokens::Seqs(ref s)) if s == &["END"]));
         request.sampling.temperature = Some(0.0);
-        assert_eq!(sampling(&request, 512).top_k, SamplingParams::deterministic().top_k);
+        assert_eq!(
+            sampling(&request, 512).top_k,
+            SamplingParams::deterministic().top_k
+        );
     }
 
     #[test]
@@ -314,7 +332,10 @@ mod tests {
         };
         let mut request = ChatRequest::new(vec![Message::user("hi")]);
         request.tool_choice = ToolChoice::Required;
-        assert!(matches!(output_mode(&request), Err(ModelError::InvalidRequest(_))));
+        assert!(matches!(
+            output_mode(&request),
+            Err(ModelError::InvalidRequest(_))
+        ));
         request.tools = vec![tool];
         assert_eq!(output_mode(&request).unwrap().0, OutputMode::ForcedCall);
         request.tool_choice = ToolChoice::Specific("nope".into());
@@ -332,7 +353,10 @@ mod tests {
             description: "Evaluates arithmetic.".into(),
             parameters: json!({"type": "object", "properties": {"expr": {"type": "string"}}}),
         }];
-        for format in [ToolPromptFormat::Llama31Json, ToolPromptFormat::Llama32Pythonic] {
+        for format in [
+            ToolPromptFormat::Llama31Json,
+            ToolPromptFormat::Llama32Pythonic,
+        ] {
             let text = tool_instructions(&tools, format);
             assert!(text.contains(r#""name":"calculator""#), "{text}");
             assert!(text.contains("Evaluates arithmetic."));

@@ -24,9 +24,7 @@ use stream::{engine_error, Assembler};
 use usage::PrefixTracker;
 
 pub use error::LoadError;
-pub use options::{
-    GrammarBounds, Isq, ModelOptions, ModelSource, ToolPromptFormat, WeightDtype,
-};
+pub use options::{GrammarBounds, Isq, ModelOptions, ModelSource, ToolPromptFormat, WeightDtype};
 
 /// Decoded images kept for the next turns (a conversation resends its images every turn).
 const IMAGE_CACHE: usize = 8;
@@ -171,26 +169,33 @@ impl MistralRsModelBuilder {
         let inspected = load::inspect(&options)?;
         let started = std::time::Instant::now();
         let model = load::build(&options, &inspected).await?;
-        let category = model
-            .config()
-            .map(|config| config.category)
-            .map_err(|e| LoadError::Engine {
-                model: options.source.describe(),
-                reason: e.to_string(),
-            })?;
+        let category =
+            model
+                .config()
+                .map(|config| config.category)
+                .map_err(|e| LoadError::Engine {
+                    model: options.source.describe(),
+                    reason: e.to_string(),
+                })?;
         tracing::info!(
             model = %options.source.describe(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "mistral.rs model loaded"
         );
-        let edge = options.max_image_edge.or(inspected.image_edge).unwrap_or(1120);
-        let name = options.name.clone().unwrap_or_else(|| match &options.source {
-            ModelSource::Dir(path) | ModelSource::Gguf(path) => path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| path.display().to_string()),
-            other => other.describe(),
-        });
+        let edge = options
+            .max_image_edge
+            .or(inspected.image_edge)
+            .unwrap_or(1120);
+        let name = options
+            .name
+            .clone()
+            .unwrap_or_else(|| match &options.source {
+                ModelSource::Dir(path) | ModelSource::Gguf(path) => path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string()),
+                other => other.describe(),
+            });
         Ok(MistralRsModel {
             inner: Arc::new(Inner {
                 model,
@@ -282,7 +287,11 @@ impl MistralRsModel {
         let loaded = tokio::task::spawn_blocking(move || {
             missing
                 .iter()
-                .map(|image| loader.load_ref(image).map(|l| (image.sha256.clone(), l.image)))
+                .map(|image| {
+                    loader
+                        .load_ref(image)
+                        .map(|l| (image.sha256.clone(), l.image))
+                })
                 .collect::<Result<Vec<_>, _>>()
         })
         .await
@@ -323,7 +332,10 @@ impl MistralRsModel {
     ) -> argus_core::Usage {
         let mut usage = usage.map(usage::from_mistralrs).unwrap_or_default();
         let hit = self.prefix_cache_stats().0 > hits_before;
-        usage.cached_prompt_tokens = self.inner.prefix.estimate(request, hit, usage.prompt_tokens);
+        usage.cached_prompt_tokens = self
+            .inner
+            .prefix
+            .estimate(request, hit, usage.prompt_tokens);
         self.inner.prefix.record(request, &usage, output);
         usage
     }
@@ -341,7 +353,9 @@ impl ChatModel for MistralRsModel {
             return Err(error);
         }
         let Response::Done(done) = response else {
-            return Err(ModelError::backend("mistral.rs sent an unexpected response"));
+            return Err(ModelError::backend(
+                "mistral.rs sent an unexpected response",
+            ));
         };
         let choice = done
             .choices
@@ -366,10 +380,13 @@ impl ChatModel for MistralRsModel {
             hits,
             done: false,
         };
-        Ok(Box::pin(futures::stream::unfold(state, |mut state| async move {
-            let event = state.next().await?;
-            Some((event, state))
-        })))
+        Ok(Box::pin(futures::stream::unfold(
+            state,
+            |mut state| async move {
+                let event = state.next().await?;
+                Some((event, state))
+            },
+        )))
     }
 
     fn name(&self) -> &str {

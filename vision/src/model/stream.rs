@@ -64,10 +64,12 @@ pub(crate) fn backend(
 pub(crate) fn engine_error(response: &Response) -> Option<ModelError> {
     match response {
         Response::InternalError(e) => Some(ModelError::backend(format!("mistral.rs: {e}"))),
-        Response::ValidationError(e) => Some(ModelError::InvalidRequest(format!("mistral.rs: {e}"))),
-        Response::ModelError(message, _) => {
-            Some(ModelError::backend(format!("mistral.rs model error: {message}")))
+        Response::ValidationError(e) => {
+            Some(ModelError::InvalidRequest(format!("mistral.rs: {e}")))
         }
+        Response::ModelError(message, _) => Some(ModelError::backend(format!(
+            "mistral.rs model error: {message}"
+        ))),
         _ => None,
     }
 }
@@ -218,12 +220,19 @@ mod tests {
             (OutputMode::AutoTools, &["The answer ", "is [1, 2]."]),
             (
                 OutputMode::AutoTools,
-                &["Let me check. ", "{\"name\": \"calc", "ulator\", \"parameters\": {\"expr\": \"1+1\"}}"],
+                &[
+                    "Let me check. ",
+                    "{\"name\": \"calc",
+                    "ulator\", \"parameters\": {\"expr\": \"1+1\"}}",
+                ],
             ),
             (OutputMode::AutoTools, &["[calculator(expr=\"2\")]"]),
             (
                 OutputMode::ForcedCall,
-                &["{\"name\":\"calculator\",", "\"parameters\":{\"expr\":\"3\"}}"],
+                &[
+                    "{\"name\":\"calculator\",",
+                    "\"parameters\":{\"expr\":\"3\"}}",
+                ],
             ),
         ];
         for (mode, chunks) in cases {
@@ -242,7 +251,10 @@ mod tests {
 
     #[test]
     fn responses_with_calls_finish_with_tool_calls() {
-        let (_, finished) = run(OutputMode::ForcedCall, &["{\"name\":\"a\",\"parameters\":{}}"]);
+        let (_, finished) = run(
+            OutputMode::ForcedCall,
+            &["{\"name\":\"a\",\"parameters\":{}}"],
+        );
         let response = response(&finished, "stop");
         assert_eq!(response.finish_reason, FinishReason::ToolCalls);
         assert_eq!(response.message.tool_calls[0].name, "a");

@@ -69,7 +69,12 @@ impl PrefixTracker {
                 let repeats_output = next.role == argus_core::Role::Assistant
                     && next.tool_calls.is_empty()
                     && hash_of(&next.text()) == e.output;
-                e.prompt_tokens + if repeats_output { e.completion_tokens } else { 0 }
+                e.prompt_tokens
+                    + if repeats_output {
+                        e.completion_tokens
+                    } else {
+                        0
+                    }
             })
             .max()
             .unwrap_or(0);

@@ -166,7 +166,10 @@ pub fn write_gguf(path: &Path, spec: &GgufSpec) -> Result<Checkpoint, TestkitErr
         (format!("{arch}.rope.freq_base"), Value::F32(500_000.0)),
         (format!("{arch}.vocab_size"), u32v(vocab)),
         ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
-        ("tokenizer.ggml.pre".into(), Value::String("llama-bpe".into())),
+        (
+            "tokenizer.ggml.pre".into(),
+            Value::String("llama-bpe".into()),
+        ),
         (
             "tokenizer.ggml.tokens".into(),
             Value::Array(bpe.tokens.iter().cloned().map(Value::String).collect()),
@@ -188,7 +191,10 @@ pub fn write_gguf(path: &Path, spec: &GgufSpec) -> Result<Checkpoint, TestkitErr
                     .collect(),
             ),
         ),
-        ("tokenizer.ggml.bos_token_id".into(), id("<|begin_of_text|>")),
+        (
+            "tokenizer.ggml.bos_token_id".into(),
+            id("<|begin_of_text|>"),
+        ),
         ("tokenizer.ggml.eos_token_id".into(), id("<|eot_id|>")),
         (
             "tokenizer.ggml.padding_token_id".into(),
@@ -201,8 +207,7 @@ pub fn write_gguf(path: &Path, spec: &GgufSpec) -> Result<Checkpoint, TestkitErr
     ];
     let metadata_refs: Vec<(&str, &Value)> =
         metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let tensor_refs: Vec<(&str, &QTensor)> =
-        tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let io_error = |source| TestkitError::Io {
         path: path.to_path_buf(),
         source,

@@ -122,7 +122,11 @@ fn check(spec: &MllamaSpec) -> Result<(), TestkitError> {
     if spec.vision_layers == 0 {
         return bad("at least one local vision layer is needed");
     }
-    if spec.cross_attention_layers.iter().any(|&l| l >= spec.num_layers) {
+    if spec
+        .cross_attention_layers
+        .iter()
+        .any(|&l| l >= spec.num_layers)
+    {
         return bad("cross_attention_layers must be < num_layers");
     }
     Ok(())
@@ -190,7 +194,10 @@ pub fn write_mllama(dir: &Path, spec: &MllamaSpec) -> Result<Checkpoint, Testkit
     );
     for which in ["pre", "post"] {
         let p = format!("{v}.{which}_tile_positional_embedding");
-        t.random(&format!("{p}.embedding.weight"), &[ratios.len() + 1, tiles * vh]);
+        t.random(
+            &format!("{p}.embedding.weight"),
+            &[ratios.len() + 1, tiles * vh],
+        );
         t.filled(&format!("{p}.gate"), &[1], 0.1);
     }
     t.layer_norm(&format!("{v}.layernorm_pre"), vh);
@@ -234,9 +241,24 @@ pub fn write_mllama(dir: &Path, spec: &MllamaSpec) -> Result<Checkpoint, Testkit
             t.filled(&format!("{p}.cross_attn_attn_gate"), &[1], 0.5);
             t.filled(&format!("{p}.cross_attn_mlp_gate"), &[1], 0.5);
         }
-        t.linear(&format!("{p}.mlp.gate_proj"), spec.intermediate_size, h, false);
-        t.linear(&format!("{p}.mlp.up_proj"), spec.intermediate_size, h, false);
-        t.linear(&format!("{p}.mlp.down_proj"), h, spec.intermediate_size, false);
+        t.linear(
+            &format!("{p}.mlp.gate_proj"),
+            spec.intermediate_size,
+            h,
+            false,
+        );
+        t.linear(
+            &format!("{p}.mlp.up_proj"),
+            spec.intermediate_size,
+            h,
+            false,
+        );
+        t.linear(
+            &format!("{p}.mlp.down_proj"),
+            h,
+            spec.intermediate_size,
+            false,
+        );
         t.rms_norm(&format!("{p}.input_layernorm"), h);
         t.rms_norm(&format!("{p}.post_attention_layernorm"), h);
     }

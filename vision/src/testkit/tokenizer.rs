@@ -72,13 +72,13 @@ impl ByteLevelBpe {
                 }
             }
             // Highest count wins; among equal counts the smallest pair (BTreeMap order).
-            let Some((best, _)) = counts
-                .into_iter()
-                .fold(None, |best: Option<((String, String), usize)>, (pair, n)| match best {
+            let Some((best, _)) = counts.into_iter().fold(
+                None,
+                |best: Option<((String, String), usize)>, (pair, n)| match best {
                     Some((_, m)) if m >= n => best,
                     _ => Some((pair, n)),
-                })
-            else {
+                },
+            ) else {
                 break;
             };
             let merged = format!("{}{}", best.0, best.1);
@@ -105,7 +105,10 @@ impl ByteLevelBpe {
 
     /// The id of `token`, if it is in the vocabulary.
     pub fn id(&self, token: &str) -> Option<u32> {
-        self.tokens.iter().position(|t| t == token).map(|i| i as u32)
+        self.tokens
+            .iter()
+            .position(|t| t == token)
+            .map(|i| i as u32)
     }
 
     /// The number of tokens that are not special.
@@ -195,10 +198,7 @@ mod tests {
         let text = "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2 + 3? ünï 🎉<|eot_id|>";
         let encoding = tokenizer.encode(text, false).unwrap();
         assert!(encoding.get_ids().len() < text.len());
-        assert_eq!(
-            encoding.get_ids()[0],
-            a.id("<|start_header_id|>").unwrap()
-        );
+        assert_eq!(encoding.get_ids()[0], a.id("<|start_header_id|>").unwrap());
         assert_eq!(tokenizer.decode(encoding.get_ids(), false).unwrap(), text);
     }
 

@@ -87,7 +87,13 @@ async fn respond(mut stream: TcpStream, png: Vec<u8>) {
             tokio::time::sleep(Duration::from_secs(3)).await;
             Ok(())
         }
-        _ => write_all(&mut stream, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").await,
+        _ => {
+            write_all(
+                &mut stream,
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+            )
+            .await
+        }
     };
 }
 
@@ -121,7 +127,10 @@ async fn fetches_a_png_over_http() {
 #[tokio::test]
 async fn http_errors_carry_the_status() {
     let addr = serve(Vec::new()).await;
-    match loader().load(format!("http://{addr}/missing").as_str()).await {
+    match loader()
+        .load(format!("http://{addr}/missing").as_str())
+        .await
+    {
         Err(ImageLoadError::Fetch { status, url, .. }) => {
             assert_eq!(status, Some(404));
             assert!(url.ends_with("/missing"));
@@ -173,8 +182,15 @@ async fn a_server_that_never_answers_times_out() {
     let result = loader()
         .load(format!("http://{addr}/stall-headers").as_str())
         .await;
-    assert!(matches!(result, Err(ImageLoadError::Timeout { .. })), "{result:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        matches!(result, Err(ImageLoadError::Timeout { .. })),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -184,8 +200,15 @@ async fn a_body_that_stalls_times_out() {
     let result = loader()
         .load(format!("http://{addr}/stall-body").as_str())
         .await;
-    assert!(matches!(result, Err(ImageLoadError::Timeout { .. })), "{result:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        matches!(result, Err(ImageLoadError::Timeout { .. })),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -200,7 +223,10 @@ async fn the_whole_fetch_has_a_deadline() {
     let result = loader
         .load(format!("http://{addr}/stall-body").as_str())
         .await;
-    assert!(matches!(result, Err(ImageLoadError::Timeout { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(ImageLoadError::Timeout { .. })),
+        "{result:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
@@ -211,7 +237,9 @@ async fn connection_refused_is_a_fetch_error() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         listener.local_addr().unwrap()
     };
-    let result = loader().load(format!("http://{addr}/ok.png").as_str()).await;
+    let result = loader()
+        .load(format!("http://{addr}/ok.png").as_str())
+        .await;
     assert!(
         matches!(result, Err(ImageLoadError::Fetch { status: None, .. })),
         "{result:?}"

@@ -182,7 +182,8 @@ fn empty_input_is_refused() {
 fn oversized_bytes_are_refused_before_reading() {
     let bytes = png(64, 64);
     let limit = bytes.len() as u64 - 1;
-    let loader = ImageLoader::new().with_limits(ImageLimits::default().with_max_encoded_bytes(limit));
+    let loader =
+        ImageLoader::new().with_limits(ImageLimits::default().with_max_encoded_bytes(limit));
     assert!(matches!(
         loader.load_bytes(bytes.clone()),
         Err(ImageLoadError::TooLarge { size: Some(size), limit: l }) if size == bytes.len() as u64 && l == limit
@@ -286,7 +287,11 @@ fn peak_rss_kib() -> Option<u64> {
 #[test]
 fn decompression_bomb_is_refused_from_its_header() {
     // 30000×30000 RGB would need 2.7 GB once decoded; the file is under 100 bytes.
-    let bomb = png_with_header(30_000, 30_000, &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    let bomb = png_with_header(
+        30_000,
+        30_000,
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     assert!(bomb.len() < 100);
     let before = peak_rss_kib();
     let started = Instant::now();
@@ -305,11 +310,18 @@ fn decompression_bomb_is_refused_from_its_header() {
     );
     assert!(elapsed < Duration::from_millis(200), "took {elapsed:?}");
     if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
-        assert!(after - before < 64 * 1024, "peak RSS grew by {} KiB", after - before);
+        assert!(
+            after - before < 64 * 1024,
+            "peak RSS grew by {} KiB",
+            after - before
+        );
     }
     // The header is also enough for `probe`.
     let info = ImageLoader::new().probe(&bomb).unwrap();
-    assert_eq!((info.width, info.height, info.format), (30_000, 30_000, "png"));
+    assert_eq!(
+        (info.width, info.height, info.format),
+        (30_000, 30_000, "png")
+    );
 
     // The pixel limit is configurable.
     let small = ImageLoader::new().with_limits(ImageLimits::default().with_max_pixels(100));
@@ -337,7 +349,11 @@ fn exif_orientation_is_applied() {
     let rgb = loaded.image.as_rgb8().unwrap();
     assert_eq!(rgb.dimensions(), (20, 40));
     assert!(is_red(*rgb.get_pixel(10, 5)), "{:?}", rgb.get_pixel(10, 5));
-    assert!(is_blue(*rgb.get_pixel(10, 35)), "{:?}", rgb.get_pixel(10, 35));
+    assert!(
+        is_blue(*rgb.get_pixel(10, 35)),
+        "{:?}",
+        rgb.get_pixel(10, 35)
+    );
 
     // Orientation 8 = rotate 90° counter-clockwise: blue on top.
     let loaded = ImageLoader::new()
@@ -357,7 +373,10 @@ fn exif_orientation_is_applied() {
 #[test]
 fn downscales_to_the_model_edge_after_orientation() {
     let bytes = with_exif_orientation(&jpeg(400, 200), 6);
-    let loaded = ImageLoader::new().with_max_edge(100).load_bytes(bytes).unwrap();
+    let loaded = ImageLoader::new()
+        .with_max_edge(100)
+        .load_bytes(bytes)
+        .unwrap();
     assert_eq!((loaded.image.width(), loaded.image.height()), (50, 100));
     assert_eq!(
         (loaded.reference.width, loaded.reference.height),
