@@ -1,0 +1,117 @@
+//! Errors of opening a memory database, and the mapping of database failures into
+//! [`MemoryError`].
+
+use std::path::PathBuf;
+
+use argus_core::MemoryError;
+
+/// Why a memory database could not be opened or migrated.
+///
+/// Every variant that names a path guarantees the file was left as it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file exists but is not an SQLite database.
+    #[error("`{}` is not an SQLite database; it was left untouched", path.display())]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is an SQLite database of another program: it has tables but no migration
+    /// history, so memory tables are not added to it.
+    #[error(
+        "`{}` is an SQLite database of another program (it has tables but no Argus schema history); \
+         it was left untouched",
+        path.display()
+    )]
+    ForeignDatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file (or its directory) cannot be written, and memory must write to it.
+    #[error(
+        "`{}` is read-only: Argus memory needs to write the database and, beside it, its `-wal` \
+         and `-shm` files; check the permissions of the file and its directory",
+        path.display()
+    )]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The database was migrated by a newer version of this crate.
+    #[error(
+        "`{}` has schema version {found}, newer than the {supported} this build of Argus knows; \
+         upgrade Argus to open it (the file was left untouched)",
+        path.display()
+    )]
+    FutureSchema {
+        /// The file.
+        path: PathBuf,
+        /// The newest schema version recorded in the file.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
+    /// A file-system operation around the database failed (creating its directory, reading
+    /// its header).
+    #[error("cannot open `{}`: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Applying the schema migrations failed.
+    #[error("migrating the memory database failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// SQLite reported an error.
+    #[error("sqlite: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+impl From<Error> for MemoryError {
+    fn from(error: Error) -> Self {
+        MemoryError::Backend {
+            message: format!("sqlite memory: {error}"),
+            source: Some(Box::new(error)),
+        }
+    }
+}
+
+/// Maps a database error met while doing `what` into a [`MemoryError`].
+pub(crate) fn db(what: &'static str) -> impl Fn(sqlx::Error) -> MemoryError + Copy {
+    move |error| MemoryError::Backend {
+        message: format!("sqlite memory: {what}: {error}"),
+        source: Some(Box::new(error)),
+    }
+}
+
+/// A stored row that cannot be turned back into a value (hand-edited or corrupted).
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> MemoryError {
+    MemoryError::backend(format!("sqlite memory: corrupt row: {what}"))
+}
+
+/// Input the database cannot store faithfully.
+pub(crate) fn invalid(what: impl std::fmt::Display) -> MemoryError {
+    MemoryError::backend(format!("sqlite memory: invalid input: {what}"))
+}
+
+/// The primary SQLite result code of `error`, if it came from SQLite.
+pub(crate) fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
+    let sqlx::Error::Database(error) = error else {
+        return None;
+    };
+    let code: i32 = error.code()?.parse().ok()?;
+    Some(code & 0xff)
+}
+
+/// SQLite's primary result codes this crate branches on.
+pub(crate) mod code {
+    /// SQLITE_READONLY.
+    pub(crate) const READONLY: i32 = 8;
+    /// SQLITE_CANTOPEN.
+    pub(crate) const CANTOPEN: i32 = 14;
+    /// SQLITE_NOTADB.
+    pub(crate) const NOTADB: i32 = 26;
+}

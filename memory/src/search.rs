@@ -1,0 +1,115 @@
+//! Full-text search with SQLite FTS5: bm25 ranking and snippets.
+
+use argus_core::{MemoryError, SearchHit, SearchQuery, SessionId};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::db;
+use crate::rows::{role_from_sql, u64_from_sql};
+
+/// Tokens of context around a match in a snippet.
+const SNIPPET_TOKENS: i64 = 24;
+
+/// The FTS5 query for a user's text: each word quoted (so no text can be FTS5 syntax),
+/// all words required. `None` when the text has no words.
+///
+/// Words are split like FTS5's `unicode61` tokenizer splits them: on everything that is not a
+/// letter or a digit.
+pub(crate) fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// Runs `query`, best hits first.
+pub(crate) async fn search(
+    pool: &SqlitePool,
+    query: &SearchQuery,
+) -> Result<Vec<SearchHit>, MemoryError> {
+    let Some(fts) = fts_query(&query.text) else {
+        return Ok(Vec::new());
+    };
+    if query.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+    let sql = |filter: &str| {
+        format!(
+            "SELECT s.id, m.position, m.role,
+                    snippet(messages_fts, 0, '', '', '…', {SNIPPET_TOKENS}),
+                    bm25(messages_fts) AS rank_
+             FROM messages_fts
+             JOIN messages m ON m.id = messages_fts.rowid
+             JOIN sessions s ON s.seq = m.session_seq
+             WHERE messages_fts MATCH ?1 {filter}
+             ORDER BY rank_, s.id, m.position
+             LIMIT ?2"
+        )
+    };
+    let rows = match &query.session {
+        None => {
+            sqlx::query(&sql(""))
+                .bind(&fts)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        }
+        Some(session) => {
+            let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM sessions WHERE id = ?1")
+                .bind(session.as_str())
+                .fetch_optional(pool)
+                .await
+                .map_err(db("looking up the session to search"))?;
+            let Some(seq) = seq else {
+                return Ok(Vec::new());
+            };
+            sqlx::query(&sql("AND m.session_seq = ?3"))
+                .bind(&fts)
+                .bind(limit)
+                .bind(seq)
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .map_err(db("searching messages"))?;
+
+    rows.into_iter()
+        .map(|row| {
+            let decode = db("decoding a search hit");
+            let role: String = row.try_get(2).map_err(decode)?;
+            let rank: f64 = row.try_get(4).map_err(decode)?;
+            Ok(SearchHit {
+                session_id: SessionId::new(row.try_get::<String, _>(0).map_err(decode)?),
+                position: u64_from_sql(row.try_get(1).map_err(decode)?),
+                role: role_from_sql(&role)?,
+                snippet: row.try_get(3).map_err(decode)?,
+                // bm25 is lower for better matches; hits score higher for better matches.
+                score: -rank,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_is_quoted_and_syntax_is_inert() {
+        assert_eq!(fts_query("cat sat").as_deref(), Some("\"cat\" \"sat\""));
+        assert_eq!(
+            fts_query("a AND (b OR c*) NEAR \"d\" -e:f ^g").as_deref(),
+            Some("\"a\" \"AND\" \"b\" \"OR\" \"c\" \"NEAR\" \"d\" \"e\" \"f\" \"g\"")
+        );
+        assert_eq!(fts_query("ünïcödé 東京").as_deref(), Some("\"ünïcödé\" \"東京\""));
+    }
+
+    #[test]
+    fn text_without_words_is_no_query() {
+        for text in ["", "   ", "!!!", "\"*\" ( ) - ^ :", "\u{301}"] {
+            assert_eq!(fts_query(text), None, "{text:?}");
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! [`SqliteMemory`]: the [`Memory`] trait over an SQLite database.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use argus_core::{
+    async_trait, ContextStrategy, Memory, MemoryError, Message, NewSession, RunId, RunSummary,
+    SearchHit, SearchQuery, SessionId, SessionInfo, StepRecord,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+
+use crate::context::load_context;
+use crate::error::{corrupt, db, Error};
+use crate::rows::{insert_message, u32_from_sql, u64_from_sql, u64_to_sql, validate_step};
+use crate::schema::{self, Durability, Pools};
+use crate::search::search;
+
+/// Conversation memory in an SQLite database: sessions, messages with their images and tool
+/// calls, the run log, and a full-text index.
+///
+/// Each [`append_step`](Memory::append_step) is one transaction, committed before the call
+/// returns; see [`Durability`] for what survives which crash. Clones share the connections.
+///
+/// ```
+/// use argus_core::{ContextStrategy, Memory, Message, NewSession, RunId, StepRecord};
+/// use argus_memory::SqliteMemory;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let memory = SqliteMemory::open(dir.path().join("memory.db")).await?;
+/// let session = memory.create_session(NewSession::named("demo", "Demo")).await?;
+/// let step = StepRecord {
+///     run_id: RunId::new("r1"),
+///     index: 0,
+///     messages: vec![Message::user("hello")],
+///     usage: Default::default(),
+///     is_final: false,
+/// };
+/// memory.append_step(&session.id, &step).await?;
+/// let context = memory.load_context(&session.id, &ContextStrategy::Full).await?;
+/// assert_eq!(context[0].text(), "hello");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteMemory {
+    pools: Pools,
+    path: Option<PathBuf>,
+}
+
+impl SqliteMemory {
+    /// Opens the database file at `path` with [`Durability::Full`], creating it (and its
+    /// directory) if missing and migrating it to the current schema.
+    ///
+    /// An existing file is checked before anything is written to it: it must be an SQLite
+    /// database made by this crate (or empty), writable, and not from a newer schema.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_with(path, Durability::default()).await
+    }
+
+    /// [`open`](Self::open) with a chosen durability.
+    pub async fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let pools = schema::open_file(path, durability).await?;
+        tracing::debug!(path = %path.display(), ?durability, "opened sqlite memory");
+        Ok(SqliteMemory {
+            pools,
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// A private database in memory, gone when the last clone is dropped: for tests.
+    pub async fn in_memory() -> Result<Self, Error> {
+        Ok(SqliteMemory {
+            pools: schema::open_in_memory().await?,
+            path: None,
+        })
+    }
+
+    /// The per-user default database path: `$XDG_DATA_HOME/argus/memory.db`, else
+    /// `~/.local/share/argus/memory.db` (`~/Library/Application Support/argus/memory.db` on
+    /// macOS, `%LOCALAPPDATA%\argus\memory.db` on Windows). `None` when the environment names
+    /// no home directory.
+    pub fn default_path() -> Option<PathBuf> {
+        schema::default_path_from(|name| std::env::var_os(name))
+    }
+
+    /// The newest schema version this build reads and writes (the version of its newest
+    /// migration).
+    pub fn schema_version() -> i64 {
+        schema::schema_version()
+    }
+
+    /// The database file, or `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Closes the connections (checkpointing the write-ahead log into the database file).
+    /// Operations on any clone fail afterwards.
+    pub async fn close(&self) {
+        self.pools.reader.close().await;
+        self.pools.writer.close().await;
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so a writer in
+    /// another process waits (busy timeout) instead of failing when it would upgrade a read.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, MemoryError> {
+        self.pools
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("starting a write transaction"))
+    }
+
+    /// A read transaction: one consistent snapshot across several queries.
+    pub(crate) async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>, MemoryError> {
+        self.pools
+            .reader
+            .begin()
+            .await
+            .map_err(db("starting a read transaction"))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+const SESSION_COLUMNS: &str = "seq, id, title, created_at_ms, updated_at_ms, metadata, message_count";
+
+fn session_from_row(row: &SqliteRow) -> Result<(i64, SessionInfo), MemoryError> {
+    let decode = db("decoding a session");
+    let metadata: String = row.try_get(5).map_err(decode)?;
+    let info = SessionInfo {
+        id: SessionId::new(row.try_get::<String, _>(1).map_err(decode)?),
+        title: row.try_get(2).map_err(decode)?,
+        created_at_ms: row.try_get(3).map_err(decode)?,
+        updated_at_ms: row.try_get(4).map_err(decode)?,
+        metadata: serde_json::from_str(&metadata)
+            .map_err(|e| corrupt(format!("session metadata: {e}")))?,
+        message_count: u64_from_sql(row.try_get(6).map_err(decode)?),
+    };
+    Ok((row.try_get(0).map_err(decode)?, info))
+}
+
+/// The internal key and info of session `id`.
+pub(crate) async fn find_session(
+    conn: &mut SqliteConnection,
+    id: &SessionId,
+) -> Result<(i64, SessionInfo), MemoryError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db("looking up a session"))?;
+    match row {
+        Some(row) => session_from_row(&row),
+        None => Err(MemoryError::SessionNotFound(id.clone())),
+    }
+}
+
+/// Inserts a new session row; `SessionExists` if the id is taken.
+pub(crate) async fn insert_session(
+    conn: &mut SqliteConnection,
+    info: &SessionInfo,
+) -> Result<i64, MemoryError> {
+    let seq: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO sessions (id, title, created_at_ms, updated_at_ms, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO NOTHING
+         RETURNING seq",
+    )
+    .bind(info.id.as_str())
+    .bind(&info.title)
+    .bind(info.created_at_ms)
+    .bind(info.updated_at_ms)
+    .bind(info.metadata.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db("creating a session"))?;
+    seq.ok_or_else(|| MemoryError::SessionExists(info.id.clone()))
+}
+
+/// Appends `step` to the run log and its messages at `first_position`, checking the step
+/// follows its run's last committed step. Returns the position after the step's messages.
+pub(crate) async fn insert_step(
+    conn: &mut SqliteConnection,
+    session_seq: i64,
+    first_position: u64,
+    step: &StepRecord,
+    committed_at_ms: i64,
+) -> Result<u64, MemoryError> {
+    let run = sqlx::query("SELECT id, steps, finished FROM runs WHERE session_seq = ?1 AND run_id = ?2")
+        .bind(session_seq)
+        .bind(step.run_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db("looking up a run"))?;
+    let run = match run {
+        Some(row) => {
+            let decode = db("decoding a run");
+            let id: i64 = row.try_get(0).map_err(decode)?;
+            let steps = u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?;
+            let finished: bool = row.try_get(2).map_err(decode)?;
+            Some((id, steps, finished))
+        }
+        None => None,
+    };
+    if run.is_some_and(|(_, _, finished)| finished) {
+        return Err(MemoryError::RunFinished(step.run_id.clone()));
+    }
+    let expected = run.map_or(0, |(_, steps, _)| steps);
+    if step.index != expected {
+        return Err(MemoryError::StepOutOfOrder {
+            run_id: step.run_id.clone(),
+            index: step.index,
+            expected,
+        });
+    }
+    let run_key: i64 = match run {
+        Some((id, _, _)) => {
+            sqlx::query("UPDATE runs SET steps = steps + 1, finished = ?2 WHERE id = ?1")
+                .bind(id)
+                .bind(step.is_final)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("updating a run"))?;
+            id
+        }
+        None => sqlx::query_scalar(
+            "INSERT INTO runs (session_seq, run_id, started_at_ms, steps, finished)
+             VALUES (?1, ?2, ?3, 1, ?4) RETURNING id",
+        )
+        .bind(session_seq)
+        .bind(step.run_id.as_str())
+        .bind(committed_at_ms)
+        .bind(step.is_final)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db("starting a run"))?,
+    };
+
+    let usage = &step.usage;
+    sqlx::query(
+        "INSERT INTO steps (run, idx, committed_at_ms, first_position, message_count,
+             prompt_tokens, completion_tokens, cached_prompt_tokens, prompt_ms, completion_ms,
+             is_final)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )
+    .bind(run_key)
+    .bind(step.index)
+    .bind(committed_at_ms)
+    .bind(u64_to_sql(first_position))
+    .bind(step.messages.len() as i64)
+    .bind(u64_to_sql(usage.prompt_tokens))
+    .bind(u64_to_sql(usage.completion_tokens))
+    .bind(u64_to_sql(usage.cached_prompt_tokens))
+    .bind(usage.prompt_ms)
+    .bind(usage.completion_ms)
+    .bind(step.is_final)
+    .execute(&mut *conn)
+    .await
+    .map_err(db("logging a step"))?;
+
+    let mut position = first_position;
+    for message in &step.messages {
+        insert_message(conn, session_seq, u64_to_sql(position), message).await?;
+        position += 1;
+    }
+    Ok(position)
+}
+
+/// Records a session's new message count and update time.
+pub(crate) async fn touch_session(
+    conn: &mut SqliteConnection,
+    session_seq: i64,
+    message_count: u64,
+    updated_at_ms: i64,
+) -> Result<(), MemoryError> {
+    sqlx::query("UPDATE sessions SET message_count = ?2, updated_at_ms = ?3 WHERE seq = ?1")
+        .bind(session_seq)
+        .bind(u64_to_sql(message_count))
+        .bind(updated_at_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(db("updating a session"))?;
+    Ok(())
+}
+
+#[async_trait]
+impl Memory for SqliteMemory {
+    async fn create_session(&self, new: NewSession) -> Result<SessionInfo, MemoryError> {
+        let now = now_ms();
+        let info = SessionInfo {
+            id: new.id.unwrap_or_else(SessionId::random),
+            title: new.title,
+            created_at_ms: now,
+            updated_at_ms: now,
+            metadata: new.metadata,
+            message_count: 0,
+        };
+        let mut tx = self.begin_write().await?;
+        insert_session(&mut tx, &info).await?;
+        tx.commit().await.map_err(db("creating a session"))?;
+        Ok(info)
+    }
+
+    async fn session(&self, id: &SessionId) -> Result<SessionInfo, MemoryError> {
+        let mut conn = self
+            .pools
+            .reader
+            .acquire()
+            .await
+            .map_err(db("connecting"))?;
+        Ok(find_session(&mut conn, id).await?.1)
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, MemoryError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY updated_at_ms DESC, id"
+        ))
+        .fetch_all(&self.pools.reader)
+        .await
+        .map_err(db("listing sessions"))?;
+        rows.iter()
+            .map(|row| session_from_row(row).map(|(_, info)| info))
+            .collect()
+    }
+
+    async fn rename_session(&self, id: &SessionId, title: &str) -> Result<(), MemoryError> {
+        let mut tx = self.begin_write().await?;
+        let renamed = sqlx::query("UPDATE sessions SET title = ?2, updated_at_ms = ?3 WHERE id = ?1")
+            .bind(id.as_str())
+            .bind(title)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(db("renaming a session"))?;
+        if renamed.rows_affected() == 0 {
+            return Err(MemoryError::SessionNotFound(id.clone()));
+        }
+        tx.commit().await.map_err(db("renaming a session"))
+    }
+
+    async fn delete_session(&self, id: &SessionId) -> Result<(), MemoryError> {
+        let mut tx = self.begin_write().await?;
+        let (seq, _) = find_session(&mut tx, id).await?;
+        let images: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT p.image_sha256
+             FROM messages m JOIN message_parts p ON p.message_id = m.id
+             WHERE m.session_seq = ?1 AND p.image_sha256 IS NOT NULL",
+        )
+        .bind(seq)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db("finding a session's images"))?;
+        // Cascades to runs, steps, messages, parts and tool calls; triggers clean the index.
+        sqlx::query("DELETE FROM sessions WHERE seq = ?1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("deleting a session"))?;
+        for sha256 in images {
+            sqlx::query(
+                "DELETE FROM images WHERE sha256 = ?1
+                 AND NOT EXISTS (SELECT 1 FROM message_parts WHERE image_sha256 = ?1)",
+            )
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("deleting orphaned images"))?;
+        }
+        tx.commit().await.map_err(db("deleting a session"))
+    }
+
+    async fn append_step(&self, session: &SessionId, step: &StepRecord) -> Result<(), MemoryError> {
+        validate_step(step)?;
+        let mut tx = self.begin_write().await?;
+        let (seq, info) = find_session(&mut tx, session).await?;
+        let now = now_ms();
+        let count = insert_step(&mut tx, seq, info.message_count, step, now).await?;
+        touch_session(&mut tx, seq, count, now).await?;
+        tx.commit().await.map_err(db("committing a step"))
+    }
+
+    async fn load_context(
+        &self,
+        session: &SessionId,
+        strategy: &ContextStrategy,
+    ) -> Result<Vec<Message>, MemoryError> {
+        let mut tx = self.begin_read().await?;
+        let (seq, info) = find_session(&mut tx, session).await?;
+        let context = load_context(&mut tx, seq, info.message_count, strategy).await?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        Ok(context)
+    }
+
+    async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
+        let mut tx = self.begin_read().await?;
+        let (seq, _) = find_session(&mut tx, session).await?;
+        let row = sqlx::query(
+            "SELECT run_id, steps, finished FROM runs WHERE session_seq = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("looking up the last run"))?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let decode = db("decoding a run");
+        Ok(Some(RunSummary {
+            run_id: RunId::new(row.try_get::<String, _>(0).map_err(decode)?),
+            steps: u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?,
+            finished: row.try_get(2).map_err(decode)?,
+        }))
+    }
+
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, MemoryError> {
+        search(&self.pools.reader, query).await
+    }
+}

@@ -1,0 +1,139 @@
+//! Everything the agent writes reads back identically, also through export and import.
+
+use argus_core::{ContextStrategy, Memory, Message, NewSession, RunId, RunSummary, SessionId};
+use argus_memory::{SessionExport, SqliteMemory};
+use serde_json::json;
+
+use crate::common::{assert_consistent, count_rows, rich_steps, TempDb};
+
+async fn write_rich_session(memory: &SqliteMemory) -> anyhow::Result<(SessionId, Vec<Message>)> {
+    let session = memory
+        .create_session(NewSession {
+            id: Some("rich".into()),
+            title: "Everything".into(),
+            metadata: json!({"model": "tiny", "tags": ["a", "b"], "n": 1.5}),
+        })
+        .await?
+        .id;
+    let mut all = Vec::new();
+    for step in rich_steps() {
+        memory.append_step(&session, &step).await?;
+        all.extend(step.messages);
+    }
+    Ok((session, all))
+}
+
+#[tokio::test]
+async fn everything_written_reads_back_identically() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let (session, written) = write_rich_session(&memory).await?;
+
+    let context = memory.load_context(&session, &ContextStrategy::Full).await?;
+    assert_eq!(context, written);
+
+    let steps = rich_steps();
+    let run_1 = memory.run_steps(&session, &RunId::new("run-1")).await?;
+    let logged: Vec<_> = run_1.iter().map(|l| l.step.clone()).collect();
+    assert_eq!(logged, steps[..3]);
+    assert!(run_1.iter().all(|l| l.committed_at_ms > 0));
+    assert_eq!(
+        memory.last_run(&session).await?,
+        Some(RunSummary {
+            run_id: RunId::new("run-2"),
+            steps: 2,
+            finished: false
+        })
+    );
+    let info = memory.session(&session).await?;
+    assert_eq!(info.message_count, written.len() as u64);
+    assert_eq!(info.metadata, json!({"model": "tiny", "tags": ["a", "b"], "n": 1.5}));
+
+    // Two distinct images, one referenced twice, are stored once each.
+    assert_eq!(count_rows(&db.path, "images").await?, 2);
+
+    // The same after closing and reopening the file.
+    memory.close().await;
+    let memory = db.open().await?;
+    assert_eq!(memory.load_context(&session, &ContextStrategy::Full).await?, written);
+    memory.close().await;
+    assert_consistent(&db.path).await
+}
+
+#[tokio::test]
+async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> {
+    let source_db = TempDb::new()?;
+    let source = source_db.open().await?;
+    // Another session holds the bytes of an image the rich session refers to without them.
+    let other = source.create_session(NewSession::named("other", "Other")).await?.id;
+    let carries = Message::user_with_images("here", vec![crate::common::image(9)]);
+    let first = crate::common::step("r", 0, vec![carries], true);
+    source.append_step(&other, &first).await?;
+    let (session, written) = write_rich_session(&source).await?;
+    let export = source.export_session(&session).await?;
+    assert_eq!(export.format, SessionExport::FORMAT);
+    assert_eq!(export.steps.len(), 5);
+    // The image referenced without bytes travels in `images`; the carried one does not.
+    assert_eq!(export.images, [crate::common::image(9)]);
+
+    let json = serde_json::to_string_pretty(&export)?;
+    let parsed: SessionExport = serde_json::from_str(&json)?;
+
+    let target_db = TempDb::new()?;
+    let target = target_db.open().await?;
+    let info = target.import_session(&parsed).await?;
+    assert_eq!(info, export.session);
+    assert_eq!(target.session(&session).await?, export.session);
+    assert_eq!(target.load_context(&session, &ContextStrategy::Full).await?, written);
+    assert_eq!(target.last_run(&session).await?, source.last_run(&session).await?);
+    let again = target.export_session(&session).await?;
+    assert_eq!(serde_json::to_string_pretty(&again)?, json);
+
+    // The imported session takes new steps where the old one left off.
+    let next = argus_core::StepRecord {
+        run_id: RunId::new("run-2"),
+        index: 2,
+        messages: vec![Message::assistant("done")],
+        usage: Default::default(),
+        is_final: true,
+    };
+    target.append_step(&session, &next).await?;
+
+    // Importing twice is refused, and leaves the first import alone.
+    assert!(matches!(
+        target.import_session(&parsed).await,
+        Err(argus_core::MemoryError::SessionExists(_))
+    ));
+    assert_eq!(target.session(&session).await?.message_count, written.len() as u64 + 1);
+    target.close().await;
+    assert_consistent(&target_db.path).await
+}
+
+#[tokio::test]
+async fn an_inconsistent_export_imports_nothing() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let (session, _) = write_rich_session(&memory).await?;
+    let mut export = memory.export_session(&session).await?;
+    export.session.id = "copy".into();
+    export.steps.swap(1, 2);
+    let result = memory.import_session(&export).await;
+    assert!(matches!(
+        result,
+        Err(argus_core::MemoryError::StepOutOfOrder { .. })
+    ));
+    assert!(matches!(
+        memory.session(&"copy".into()).await,
+        Err(argus_core::MemoryError::SessionNotFound(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn in_memory_database_works_like_a_file() -> anyhow::Result<()> {
+    let memory = SqliteMemory::in_memory().await?;
+    let (session, written) = write_rich_session(&memory).await?;
+    assert_eq!(memory.load_context(&session, &ContextStrategy::Full).await?, written);
+    assert!(memory.path().is_none());
+    Ok(())
+}

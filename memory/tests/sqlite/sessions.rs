@@ -1,0 +1,110 @@
+//! Sessions and the run log behave like the reference `InMemoryMemory`.
+
+use argus_core::{ContextStrategy, InMemoryMemory, Memory, MemoryError, Message, NewSession};
+
+use crate::common::{assert_consistent, count_rows, image, step, TempDb};
+
+#[tokio::test]
+async fn sessions_are_created_listed_renamed_and_deleted() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let a = memory.create_session(NewSession::named("a", "A")).await?;
+    assert_eq!(a.message_count, 0);
+    assert!(matches!(
+        memory.create_session(NewSession::named("a", "again")).await,
+        Err(MemoryError::SessionExists(_))
+    ));
+    let random = memory.create_session(NewSession::default()).await?;
+    assert!(!random.id.as_str().is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    memory.rename_session(&"a".into(), "B").await?;
+    let list = memory.list_sessions().await?;
+    assert_eq!(list.len(), 2);
+    assert_eq!((list[0].id.as_str(), list[0].title.as_str()), ("a", "B"));
+    assert!(list[0].updated_at_ms > list[0].created_at_ms);
+
+    memory.delete_session(&"a".into()).await?;
+    for result in [
+        memory.session(&"a".into()).await.map(|_| ()),
+        memory.rename_session(&"a".into(), "C").await,
+        memory.delete_session(&"a".into()).await,
+        memory
+            .append_step(&"a".into(), &step("r", 0, vec![], false))
+            .await,
+        memory.last_run(&"a".into()).await.map(|_| ()),
+        memory
+            .load_context(&"a".into(), &ContextStrategy::Full)
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(matches!(result, Err(MemoryError::SessionNotFound(_))), "{result:?}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn step_ordering_rules_match_the_reference() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let sqlite = db.open().await?;
+    let reference = InMemoryMemory::new();
+    let memories: [&dyn Memory; 2] = [&sqlite, &reference];
+    for memory in memories {
+        let id = memory.create_session(NewSession::named("s", "S")).await?.id;
+        let user = |text: &str| vec![Message::user(text)];
+        memory.append_step(&id, &step("r", 0, user("a"), false)).await?;
+        let gap = memory.append_step(&id, &step("r", 2, user("c"), false)).await;
+        assert!(matches!(gap, Err(MemoryError::StepOutOfOrder { index: 2, expected: 1, .. })));
+        let replay = memory.append_step(&id, &step("r", 0, user("a"), false)).await;
+        assert!(matches!(replay, Err(MemoryError::StepOutOfOrder { expected: 1, .. })));
+        let fresh = memory.append_step(&id, &step("other", 1, user("x"), false)).await;
+        assert!(matches!(fresh, Err(MemoryError::StepOutOfOrder { expected: 0, .. })));
+        memory.append_step(&id, &step("r", 1, user("b"), true)).await?;
+        let after_final = memory.append_step(&id, &step("r", 2, user("c"), false)).await;
+        assert!(matches!(after_final, Err(MemoryError::RunFinished(_))));
+        // A second run, then a step of the first run's sibling: the last run is the newest.
+        memory.append_step(&id, &step("r2", 0, user("d"), false)).await?;
+        let run = memory.last_run(&id).await?.unwrap();
+        assert_eq!((run.run_id.as_str(), run.steps, run.finished), ("r2", 1, false));
+        assert_eq!(memory.session(&id).await?.message_count, 3);
+        let texts: Vec<String> = memory
+            .load_context(&id, &ContextStrategy::Full)
+            .await?
+            .iter()
+            .map(Message::text)
+            .collect();
+        assert_eq!(texts, ["a", "b", "d"]);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleting_a_session_removes_only_its_orphaned_images() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let shared = image(1);
+    let own = image(2);
+    let one = memory.create_session(NewSession::named("one", "1")).await?.id;
+    let two = memory.create_session(NewSession::named("two", "2")).await?.id;
+    let with = |images| vec![Message::user_with_images("look", images)];
+    memory
+        .append_step(&one, &step("r", 0, with(vec![shared.clone(), own]), false))
+        .await?;
+    memory
+        .append_step(&two, &step("r", 0, with(vec![shared.without_data()]), false))
+        .await?;
+    assert_eq!(count_rows(&db.path, "images").await?, 2);
+
+    memory.delete_session(&one).await?;
+    assert_eq!(count_rows(&db.path, "images").await?, 1);
+    assert_eq!(count_rows(&db.path, "messages").await?, 1);
+    assert_eq!(count_rows(&db.path, "steps").await?, 1);
+    let context = memory.load_context(&two, &ContextStrategy::Full).await?;
+    assert_eq!(context[0].images().next(), Some(&shared.without_data()));
+
+    memory.delete_session(&two).await?;
+    for table in ["images", "messages", "message_parts", "runs", "steps", "tool_calls"] {
+        assert_eq!(count_rows(&db.path, table).await?, 0, "{table}");
+    }
+    memory.close().await;
+    assert_consistent(&db.path).await
+}
