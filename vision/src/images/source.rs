@@ -178,7 +178,7 @@ pub(crate) fn decode_base64(text: &str, limit: u64) -> Result<Vec<u8>, ImageLoad
     } else {
         &base64::engine::general_purpose::STANDARD
     };
-    let padded = if compact.len() % 4 == 0 {
+    let padded = if compact.len().is_multiple_of(4) {
         compact
     } else {
         let padding = 4 - compact.len() % 4;

@@ -72,9 +72,9 @@ impl Default for GgufSpec {
 /// needs nothing but this one file.
 pub fn write_gguf(path: &Path, spec: &GgufSpec) -> Result<Checkpoint, TestkitError> {
     if spec.num_heads == 0
-        || spec.hidden_size % spec.num_heads != 0
+        || !spec.hidden_size.is_multiple_of(spec.num_heads)
         || spec.num_kv_heads == 0
-        || spec.num_heads % spec.num_kv_heads != 0
+        || !spec.num_heads.is_multiple_of(spec.num_kv_heads)
     {
         return Err(TestkitError::InvalidSpec(
             "num_heads must divide hidden_size and num_kv_heads must divide num_heads".into(),
@@ -85,7 +85,7 @@ pub fn write_gguf(path: &Path, spec: &GgufSpec) -> Result<Checkpoint, TestkitErr
         GgufWeights::Q8_0 => 32,
         GgufWeights::Q4K => 256,
     };
-    if spec.hidden_size % block != 0 || spec.intermediate_size % block != 0 {
+    if !spec.hidden_size.is_multiple_of(block) || !spec.intermediate_size.is_multiple_of(block) {
         return Err(TestkitError::InvalidSpec(format!(
             "{:?} needs hidden_size and intermediate_size to be multiples of {block}",
             spec.weights

@@ -107,16 +107,16 @@ impl Tensors {
 
 fn check(spec: &MllamaSpec) -> Result<(), TestkitError> {
     let bad = |what: &str| Err(TestkitError::InvalidSpec(what.to_string()));
-    if spec.num_heads == 0 || spec.hidden_size % spec.num_heads != 0 {
+    if spec.num_heads == 0 || !spec.hidden_size.is_multiple_of(spec.num_heads) {
         return bad("num_heads must divide hidden_size");
     }
-    if spec.num_kv_heads == 0 || spec.num_heads % spec.num_kv_heads != 0 {
+    if spec.num_kv_heads == 0 || !spec.num_heads.is_multiple_of(spec.num_kv_heads) {
         return bad("num_kv_heads must divide num_heads");
     }
-    if spec.vision_heads == 0 || spec.vision_hidden_size % spec.vision_heads != 0 {
+    if spec.vision_heads == 0 || !spec.vision_hidden_size.is_multiple_of(spec.vision_heads) {
         return bad("vision_heads must divide vision_hidden_size");
     }
-    if spec.patch_size == 0 || spec.image_size % spec.patch_size != 0 {
+    if spec.patch_size == 0 || !spec.image_size.is_multiple_of(spec.patch_size) {
         return bad("patch_size must divide image_size");
     }
     if spec.vision_layers == 0 {
