@@ -121,6 +121,7 @@ mod tests {
     use super::*;
     use argus_core::{TokenCounter, ToolCall, ToolResultInfo};
     use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
     use serde_json::json;
 
     fn tool_result(call: &ToolCall) -> Message {
@@ -199,6 +200,58 @@ mod tests {
                     select_context(partial, &strategy),
                     select_context(messages.clone(), &strategy)
                 );
+            }
+        }
+    }
+
+    /// Tiny first chunks force many chunk extensions across every kind of unit boundary.
+    #[tokio::test]
+    async fn chunked_loading_matches_select_context_for_any_chunk_size() {
+        use argus_core::{Memory, NewSession, RunId, StepRecord};
+
+        let memory = crate::SqliteMemory::in_memory().await.unwrap();
+        let id = memory
+            .create_session(NewSession::named("s", "S"))
+            .await
+            .unwrap()
+            .id;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let mut all = Vec::new();
+        for _ in 0..6 {
+            all.extend(conversation().new_tree(&mut runner).unwrap().current());
+        }
+        let step = StepRecord {
+            run_id: RunId::new("r"),
+            index: 0,
+            messages: all.clone(),
+            usage: Default::default(),
+            is_final: true,
+        };
+        memory.append_step(&id, &step).await.unwrap();
+
+        let mut conn = memory.pools.reader.acquire().await.unwrap();
+        let count = all.len() as u64;
+        for first_chunk in [1, 2, 3, 5, 8] {
+            for n in [0, 1, 2, 3, 4, 7, 20, 100] {
+                let strategy = ContextStrategy::LastMessages(n);
+                let got = load_context_in_chunks(&mut conn, 1, count, &strategy, first_chunk)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    got,
+                    select_context(all.clone(), &strategy),
+                    "{n} {first_chunk}"
+                );
+            }
+            for max_tokens in [0, 5, 30, 100, 300, 1_000, 5_000] {
+                let strategy = ContextStrategy::TokenBudget {
+                    max_tokens,
+                    counter: TokenCounter::estimate(),
+                };
+                let got = load_context_in_chunks(&mut conn, 1, count, &strategy, first_chunk)
+                    .await
+                    .unwrap();
+                assert_eq!(got, select_context(all.clone(), &strategy), "{max_tokens}");
             }
         }
     }

@@ -77,7 +77,10 @@ async fn logged_steps(
         let count = u64_from_sql(row.try_get(4).map_err(decode)?);
         ranges.push(first..first.saturating_add(count).min(message_count));
     }
-    let span = match (ranges.iter().map(|r| r.start).min(), ranges.iter().map(|r| r.end).max()) {
+    let span = match (
+        ranges.iter().map(|r| r.start).min(),
+        ranges.iter().map(|r| r.end).max(),
+    ) {
         (Some(start), Some(end)) => start..end,
         _ => 0..0,
     };

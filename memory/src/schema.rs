@@ -163,7 +163,10 @@ fn check_file(path: &Path) -> Result<bool, Error> {
     }
     let mut header = Vec::with_capacity(SQLITE_MAGIC.len());
     std::fs::File::open(path)
-        .and_then(|file| file.take(SQLITE_MAGIC.len() as u64).read_to_end(&mut header))
+        .and_then(|file| {
+            file.take(SQLITE_MAGIC.len() as u64)
+                .read_to_end(&mut header)
+        })
         .map_err(io)?;
     // An empty file is an empty database to SQLite.
     if !header.is_empty() && header != SQLITE_MAGIC {

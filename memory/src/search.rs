@@ -103,7 +103,10 @@ mod tests {
             fts_query("a AND (b OR c*) NEAR \"d\" -e:f ^g").as_deref(),
             Some("\"a\" \"AND\" \"b\" \"OR\" \"c\" \"NEAR\" \"d\" \"e\" \"f\" \"g\"")
         );
-        assert_eq!(fts_query("ünïcödé 東京").as_deref(), Some("\"ünïcödé\" \"東京\""));
+        assert_eq!(
+            fts_query("ünïcödé 東京").as_deref(),
+            Some("\"ünïcödé\" \"東京\"")
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ use crate::search::search;
 /// ```
 #[derive(Debug, Clone)]
 pub struct SqliteMemory {
-    pools: Pools,
+    pub(crate) pools: Pools,
     path: Option<PathBuf>,
 }
 
@@ -132,7 +132,8 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-const SESSION_COLUMNS: &str = "seq, id, title, created_at_ms, updated_at_ms, metadata, message_count";
+const SESSION_COLUMNS: &str =
+    "seq, id, title, created_at_ms, updated_at_ms, metadata, message_count";
 
 fn session_from_row(row: &SqliteRow) -> Result<(i64, SessionInfo), MemoryError> {
     let decode = db("decoding a session");
@@ -198,12 +199,13 @@ pub(crate) async fn insert_step(
     step: &StepRecord,
     committed_at_ms: i64,
 ) -> Result<u64, MemoryError> {
-    let run = sqlx::query("SELECT id, steps, finished FROM runs WHERE session_seq = ?1 AND run_id = ?2")
-        .bind(session_seq)
-        .bind(step.run_id.as_str())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db("looking up a run"))?;
+    let run =
+        sqlx::query("SELECT id, steps, finished FROM runs WHERE session_seq = ?1 AND run_id = ?2")
+            .bind(session_seq)
+            .bind(step.run_id.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db("looking up a run"))?;
     let run = match run {
         Some(row) => {
             let decode = db("decoding a run");
@@ -337,13 +339,14 @@ impl Memory for SqliteMemory {
 
     async fn rename_session(&self, id: &SessionId, title: &str) -> Result<(), MemoryError> {
         let mut tx = self.begin_write().await?;
-        let renamed = sqlx::query("UPDATE sessions SET title = ?2, updated_at_ms = ?3 WHERE id = ?1")
-            .bind(id.as_str())
-            .bind(title)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await
-            .map_err(db("renaming a session"))?;
+        let renamed =
+            sqlx::query("UPDATE sessions SET title = ?2, updated_at_ms = ?3 WHERE id = ?1")
+                .bind(id.as_str())
+                .bind(title)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await
+                .map_err(db("renaming a session"))?;
         if renamed.rows_affected() == 0 {
             return Err(MemoryError::SessionNotFound(id.clone()));
         }

@@ -16,7 +16,12 @@ async fn open_refused(path: &Path) -> anyhow::Result<Error> {
         Ok(_) => anyhow::bail!("{} was opened", path.display()),
         Err(error) => error,
     };
-    assert_eq!(std::fs::read(path)?, before, "{} was modified", path.display());
+    assert_eq!(
+        std::fs::read(path)?,
+        before,
+        "{} was modified",
+        path.display()
+    );
     let message = error.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
     // The trait-level error says what happened too.
@@ -165,7 +170,12 @@ async fn images_whose_bytes_do_not_match_their_hash_are_rejected() -> anyhow::Re
     let mut not_hex = ImageRef::from_bytes(b"abc".to_vec(), "image/png").without_data();
     not_hex.sha256 = "../../etc/passwd".into();
     for image in [wrong, short, not_hex] {
-        let bad = step("r", 0, vec![Message::user_with_images("x", vec![image])], false);
+        let bad = step(
+            "r",
+            0,
+            vec![Message::user_with_images("x", vec![image])],
+            false,
+        );
         let result = memory.append_step(&session, &bad).await;
         assert!(
             matches!(&result, Err(MemoryError::Backend { message, .. }) if message.contains("invalid input")),

@@ -45,9 +45,10 @@ pub(crate) async fn assert_consistent(path: &Path) -> anyhow::Result<()> {
         .fetch_all(&mut conn)
         .await?;
     anyhow::ensure!(integrity == ["ok"], "integrity_check: {integrity:?}");
-    let dangling: Vec<String> = sqlx::query_scalar("SELECT \"table\" FROM pragma_foreign_key_check")
-        .fetch_all(&mut conn)
-        .await?;
+    let dangling: Vec<String> =
+        sqlx::query_scalar("SELECT \"table\" FROM pragma_foreign_key_check")
+            .fetch_all(&mut conn)
+            .await?;
     anyhow::ensure!(dangling.is_empty(), "foreign_key_check: {dangling:?}");
     // Errors out if the index does not match the messages.
     sqlx::query("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
@@ -136,12 +137,15 @@ pub(crate) fn rich_steps() -> Vec<StepRecord> {
             false,
         ),
         StepRecord {
-            usage: usage.clone(),
+            usage,
             ..step(
                 "run-1",
                 1,
                 vec![
-                    Message::assistant_with_calls("Let me check.", vec![add.clone(), clock.clone()]),
+                    Message::assistant_with_calls(
+                        "Let me check.",
+                        vec![add.clone(), clock.clone()],
+                    ),
                     tool_result(&add, "4", None),
                     tool_result(&clock, "timed out after 5s", Some(ToolErrorKind::Timeout)),
                 ],
@@ -149,8 +153,13 @@ pub(crate) fn rich_steps() -> Vec<StepRecord> {
             )
         },
         StepRecord {
-            usage: usage.clone(),
-            ..step("run-1", 2, vec![Message::assistant("It is 4, and a cat.")], true)
+            usage,
+            ..step(
+                "run-1",
+                2,
+                vec![Message::assistant("It is 4, and a cat.")],
+                true,
+            )
         },
         step(
             "run-2",

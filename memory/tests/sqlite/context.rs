@@ -54,11 +54,15 @@ fn conversation_steps(units: usize) -> Vec<argus_core::StepRecord> {
 fn assert_units_whole(context: &[Message]) {
     for (i, message) in context.iter().enumerate() {
         for (offset, call) in message.tool_calls.iter().enumerate() {
-            let result = context.get(i + 1 + offset).and_then(|m| m.tool_result.as_ref());
+            let result = context
+                .get(i + 1 + offset)
+                .and_then(|m| m.tool_result.as_ref());
             assert_eq!(result.map(|r| r.call_id.as_str()), Some(call.id.as_str()));
         }
         if message.role == Role::Tool {
-            assert!(i > 0 && (context[i - 1].role == Role::Tool || context[i - 1].has_tool_calls()));
+            assert!(
+                i > 0 && (context[i - 1].role == Role::Tool || context[i - 1].has_tool_calls())
+            );
         }
     }
 }
@@ -77,7 +81,10 @@ async fn strategies_match_select_context_and_keep_units_whole() -> anyhow::Resul
         all.extend(record.messages);
     }
     let system: Vec<&Message> = all.iter().filter(|m| m.role == Role::System).collect();
-    assert!(system.len() > 2, "the session has system messages in the middle");
+    assert!(
+        system.len() > 2,
+        "the session has system messages in the middle"
+    );
 
     let estimate = TokenCounter::estimate();
     let counters = [

@@ -35,7 +35,11 @@ fn crash_step(run: &str, index: u32) -> StepRecord {
     let filler = format!("{run}/{index} ").repeat(200);
     let messages = match index {
         0 => {
-            let bytes: Vec<u8> = format!("{run} picture").bytes().cycle().take(9_000).collect();
+            let bytes: Vec<u8> = format!("{run} picture")
+                .bytes()
+                .cycle()
+                .take(9_000)
+                .collect();
             vec![Message::user_with_images(
                 format!("question {filler}"),
                 vec![ImageRef::from_bytes(bytes, "image/png")],
@@ -96,7 +100,10 @@ fn child_process_entry() {
         .unwrap();
     let result: anyhow::Result<()> = runtime.block_on(async {
         let memory = SqliteMemory::open(Path::new(&path)).await?;
-        match memory.create_session(NewSession::named(SESSION, "Crash")).await {
+        match memory
+            .create_session(NewSession::named(SESSION, "Crash"))
+            .await
+        {
             Ok(_) | Err(MemoryError::SessionExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -136,7 +143,12 @@ fn committed_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
 
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe()?)
-            .args(["--exact", "crash::child_process_entry", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash::child_process_entry",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, &db.path)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

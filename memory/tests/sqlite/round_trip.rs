@@ -29,7 +29,9 @@ async fn everything_written_reads_back_identically() -> anyhow::Result<()> {
     let memory = db.open().await?;
     let (session, written) = write_rich_session(&memory).await?;
 
-    let context = memory.load_context(&session, &ContextStrategy::Full).await?;
+    let context = memory
+        .load_context(&session, &ContextStrategy::Full)
+        .await?;
     assert_eq!(context, written);
 
     let steps = rich_steps();
@@ -47,7 +49,10 @@ async fn everything_written_reads_back_identically() -> anyhow::Result<()> {
     );
     let info = memory.session(&session).await?;
     assert_eq!(info.message_count, written.len() as u64);
-    assert_eq!(info.metadata, json!({"model": "tiny", "tags": ["a", "b"], "n": 1.5}));
+    assert_eq!(
+        info.metadata,
+        json!({"model": "tiny", "tags": ["a", "b"], "n": 1.5})
+    );
 
     // Two distinct images, one referenced twice, are stored once each.
     assert_eq!(count_rows(&db.path, "images").await?, 2);
@@ -55,7 +60,12 @@ async fn everything_written_reads_back_identically() -> anyhow::Result<()> {
     // The same after closing and reopening the file.
     memory.close().await;
     let memory = db.open().await?;
-    assert_eq!(memory.load_context(&session, &ContextStrategy::Full).await?, written);
+    assert_eq!(
+        memory
+            .load_context(&session, &ContextStrategy::Full)
+            .await?,
+        written
+    );
     memory.close().await;
     assert_consistent(&db.path).await
 }
@@ -65,7 +75,10 @@ async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> 
     let source_db = TempDb::new()?;
     let source = source_db.open().await?;
     // Another session holds the bytes of an image the rich session refers to without them.
-    let other = source.create_session(NewSession::named("other", "Other")).await?.id;
+    let other = source
+        .create_session(NewSession::named("other", "Other"))
+        .await?
+        .id;
     let carries = Message::user_with_images("here", vec![crate::common::image(9)]);
     let first = crate::common::step("r", 0, vec![carries], true);
     source.append_step(&other, &first).await?;
@@ -84,8 +97,16 @@ async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> 
     let info = target.import_session(&parsed).await?;
     assert_eq!(info, export.session);
     assert_eq!(target.session(&session).await?, export.session);
-    assert_eq!(target.load_context(&session, &ContextStrategy::Full).await?, written);
-    assert_eq!(target.last_run(&session).await?, source.last_run(&session).await?);
+    assert_eq!(
+        target
+            .load_context(&session, &ContextStrategy::Full)
+            .await?,
+        written
+    );
+    assert_eq!(
+        target.last_run(&session).await?,
+        source.last_run(&session).await?
+    );
     let again = target.export_session(&session).await?;
     assert_eq!(serde_json::to_string_pretty(&again)?, json);
 
@@ -104,7 +125,10 @@ async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> 
         target.import_session(&parsed).await,
         Err(argus_core::MemoryError::SessionExists(_))
     ));
-    assert_eq!(target.session(&session).await?.message_count, written.len() as u64 + 1);
+    assert_eq!(
+        target.session(&session).await?.message_count,
+        written.len() as u64 + 1
+    );
     target.close().await;
     assert_consistent(&target_db.path).await
 }
@@ -133,7 +157,12 @@ async fn an_inconsistent_export_imports_nothing() -> anyhow::Result<()> {
 async fn in_memory_database_works_like_a_file() -> anyhow::Result<()> {
     let memory = SqliteMemory::in_memory().await?;
     let (session, written) = write_rich_session(&memory).await?;
-    assert_eq!(memory.load_context(&session, &ContextStrategy::Full).await?, written);
+    assert_eq!(
+        memory
+            .load_context(&session, &ContextStrategy::Full)
+            .await?,
+        written
+    );
     assert!(memory.path().is_none());
     Ok(())
 }

@@ -12,7 +12,9 @@ async fn session_with(
 ) -> anyhow::Result<SessionId> {
     let session = memory.create_session(NewSession::named(id, id)).await?.id;
     let messages = texts.iter().map(|t| Message::user(*t)).collect();
-    memory.append_step(&session, &step("r", 0, messages, false)).await?;
+    memory
+        .append_step(&session, &step("r", 0, messages, false))
+        .await?;
     Ok(session)
 }
 
@@ -55,8 +57,17 @@ async fn search_ranks_matches_and_can_be_scoped_to_a_session() -> anyhow::Result
     let nowhere = SearchQuery::new("cat").in_session("missing".into());
     assert!(memory.search(&nowhere).await?.is_empty());
 
-    assert_eq!(memory.search(&SearchQuery::new("cat").limit(2)).await?.len(), 2);
-    assert!(memory.search(&SearchQuery::new("cat").limit(0)).await?.is_empty());
+    assert_eq!(
+        memory
+            .search(&SearchQuery::new("cat").limit(2))
+            .await?
+            .len(),
+        2
+    );
+    assert!(memory
+        .search(&SearchQuery::new("cat").limit(0))
+        .await?
+        .is_empty());
 
     // Long messages give an excerpt around the match.
     let long = format!("{} needle {}", "hay ".repeat(200), "hay ".repeat(200));
@@ -101,10 +112,16 @@ async fn user_text_cannot_inject_fts_syntax() -> anyhow::Result<()> {
         let result = memory.search(&SearchQuery::new(text)).await;
         assert!(result.is_ok(), "{text:?}: {result:?}");
     }
-    assert_eq!(memory.search(&SearchQuery::new("AND OR NOT")).await?.len(), 1);
+    assert_eq!(
+        memory.search(&SearchQuery::new("AND OR NOT")).await?.len(),
+        1
+    );
     assert_eq!(memory.search(&SearchQuery::new("(paren")).await?.len(), 1);
     for empty in ["", "   ", "!!!", "* - ^ : ( )"] {
-        assert!(memory.search(&SearchQuery::new(empty)).await?.is_empty(), "{empty:?}");
+        assert!(
+            memory.search(&SearchQuery::new(empty)).await?.is_empty(),
+            "{empty:?}"
+        );
     }
     Ok(())
 }

@@ -37,7 +37,10 @@ async fn sessions_are_created_listed_renamed_and_deleted() -> anyhow::Result<()>
             .await
             .map(|_| ()),
     ] {
-        assert!(matches!(result, Err(MemoryError::SessionNotFound(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(MemoryError::SessionNotFound(_))),
+            "{result:?}"
+        );
     }
     Ok(())
 }
@@ -51,20 +54,50 @@ async fn step_ordering_rules_match_the_reference() -> anyhow::Result<()> {
     for memory in memories {
         let id = memory.create_session(NewSession::named("s", "S")).await?.id;
         let user = |text: &str| vec![Message::user(text)];
-        memory.append_step(&id, &step("r", 0, user("a"), false)).await?;
-        let gap = memory.append_step(&id, &step("r", 2, user("c"), false)).await;
-        assert!(matches!(gap, Err(MemoryError::StepOutOfOrder { index: 2, expected: 1, .. })));
-        let replay = memory.append_step(&id, &step("r", 0, user("a"), false)).await;
-        assert!(matches!(replay, Err(MemoryError::StepOutOfOrder { expected: 1, .. })));
-        let fresh = memory.append_step(&id, &step("other", 1, user("x"), false)).await;
-        assert!(matches!(fresh, Err(MemoryError::StepOutOfOrder { expected: 0, .. })));
-        memory.append_step(&id, &step("r", 1, user("b"), true)).await?;
-        let after_final = memory.append_step(&id, &step("r", 2, user("c"), false)).await;
+        memory
+            .append_step(&id, &step("r", 0, user("a"), false))
+            .await?;
+        let gap = memory
+            .append_step(&id, &step("r", 2, user("c"), false))
+            .await;
+        assert!(matches!(
+            gap,
+            Err(MemoryError::StepOutOfOrder {
+                index: 2,
+                expected: 1,
+                ..
+            })
+        ));
+        let replay = memory
+            .append_step(&id, &step("r", 0, user("a"), false))
+            .await;
+        assert!(matches!(
+            replay,
+            Err(MemoryError::StepOutOfOrder { expected: 1, .. })
+        ));
+        let fresh = memory
+            .append_step(&id, &step("other", 1, user("x"), false))
+            .await;
+        assert!(matches!(
+            fresh,
+            Err(MemoryError::StepOutOfOrder { expected: 0, .. })
+        ));
+        memory
+            .append_step(&id, &step("r", 1, user("b"), true))
+            .await?;
+        let after_final = memory
+            .append_step(&id, &step("r", 2, user("c"), false))
+            .await;
         assert!(matches!(after_final, Err(MemoryError::RunFinished(_))));
         // A second run, then a step of the first run's sibling: the last run is the newest.
-        memory.append_step(&id, &step("r2", 0, user("d"), false)).await?;
+        memory
+            .append_step(&id, &step("r2", 0, user("d"), false))
+            .await?;
         let run = memory.last_run(&id).await?.unwrap();
-        assert_eq!((run.run_id.as_str(), run.steps, run.finished), ("r2", 1, false));
+        assert_eq!(
+            (run.run_id.as_str(), run.steps, run.finished),
+            ("r2", 1, false)
+        );
         assert_eq!(memory.session(&id).await?.message_count, 3);
         let texts: Vec<String> = memory
             .load_context(&id, &ContextStrategy::Full)
@@ -83,14 +116,23 @@ async fn deleting_a_session_removes_only_its_orphaned_images() -> anyhow::Result
     let memory = db.open().await?;
     let shared = image(1);
     let own = image(2);
-    let one = memory.create_session(NewSession::named("one", "1")).await?.id;
-    let two = memory.create_session(NewSession::named("two", "2")).await?.id;
+    let one = memory
+        .create_session(NewSession::named("one", "1"))
+        .await?
+        .id;
+    let two = memory
+        .create_session(NewSession::named("two", "2"))
+        .await?
+        .id;
     let with = |images| vec![Message::user_with_images("look", images)];
     memory
         .append_step(&one, &step("r", 0, with(vec![shared.clone(), own]), false))
         .await?;
     memory
-        .append_step(&two, &step("r", 0, with(vec![shared.without_data()]), false))
+        .append_step(
+            &two,
+            &step("r", 0, with(vec![shared.without_data()]), false),
+        )
         .await?;
     assert_eq!(count_rows(&db.path, "images").await?, 2);
 
@@ -102,7 +144,14 @@ async fn deleting_a_session_removes_only_its_orphaned_images() -> anyhow::Result
     assert_eq!(context[0].images().next(), Some(&shared.without_data()));
 
     memory.delete_session(&two).await?;
-    for table in ["images", "messages", "message_parts", "runs", "steps", "tool_calls"] {
+    for table in [
+        "images",
+        "messages",
+        "message_parts",
+        "runs",
+        "steps",
+        "tool_calls",
+    ] {
         assert_eq!(count_rows(&db.path, table).await?, 0, "{table}");
     }
     memory.close().await;
