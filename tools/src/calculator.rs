@@ -316,8 +316,7 @@ impl Parser {
                 ))
             }
         };
-        loop {
-            let Some(next) = self.peek() else { break };
+        while let Some(next) = self.peek() {
             let (op, position) = match &next.kind {
                 Kind::Op(op) => (*op, next.position),
                 Kind::Close | Kind::Comma => break,

@@ -121,6 +121,9 @@ pub enum Error {
     /// An image could not be read, decoded or encoded.
     #[error("image error: {0}")]
     Image(String),
+    /// The tool was not configured for this kind of input (file paths, URLs).
+    #[error("{0} are not enabled for this tool")]
+    Disabled(&'static str),
     /// No cached image has this SHA-256.
     #[error("no image with sha256 `{0}` was shown by this tool; pass a path or URL instead")]
     UnknownImage(String),

@@ -4,7 +4,10 @@
 mod calculator;
 mod clock;
 mod error;
+mod files;
 mod http;
+mod images;
+mod recall;
 #[cfg(test)]
 mod test_server;
 mod tool_fn_error;
@@ -12,7 +15,13 @@ mod tool_fn_error;
 pub use calculator::{Calculator, CalculatorArgs};
 pub use clock::{Clock, ClockArgs, ClockReading, Difference};
 pub use error::Error;
+pub use files::{
+    DirEntry, ListFiles, ListFilesArgs, Listing, ReadFile, ReadFileArgs, Sandbox, WriteFile,
+    WriteFileArgs,
+};
 pub use http::{FetchedBody, GuardedFetcher, HttpFetch, HttpFetchArgs, NetworkGuard};
+pub use images::{ImageArgs, ImageInfo, ImageLimits, ImageTool, Region};
+pub use recall::{Recall, RecallArgs};
 pub use tool_fn_error::ToolFnError;
 
 pub use argus_core::{

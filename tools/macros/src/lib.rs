@@ -45,7 +45,7 @@ struct Options {
 /// One parameter of the tool function.
 enum Param {
     /// A typed argument the model supplies.
-    Argument { ident: Ident, ty: Type },
+    Argument { ident: Ident, ty: Box<Type> },
     /// The per-call `ToolContext`, passed through.
     Context,
 }
@@ -205,7 +205,7 @@ fn parameters(function: &ItemFn) -> syn::Result<Vec<Param>> {
         };
         params.push(Param::Argument {
             ident,
-            ty: (*typed.ty).clone(),
+            ty: typed.ty.clone(),
         });
     }
     Ok(params)
