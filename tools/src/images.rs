@@ -283,6 +283,9 @@ fn prepare(
         Error::Image("not an image in a known format (PNG, JPEG, GIF, WebP, BMP, TIFF)".into())
     })?;
     let (width, height) = reader()?.into_dimensions().map_err(image_error)?;
+    if width == 0 || height == 0 {
+        return Err(Error::Image("the image has no pixels".into()));
+    }
     let pixels = u64::from(width) * u64::from(height);
     if pixels > limits.max_pixels {
         return Err(Error::TooLarge {

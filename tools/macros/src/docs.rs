@@ -19,7 +19,7 @@ impl DocComment {
                 if let Expr::Lit(expr) = &meta.value {
                     if let Lit::Str(text) = &expr.lit {
                         let value = text.value();
-                        lines.extend(value.lines().map(|line| {
+                        lines.extend(value.split('\n').map(|line| {
                             line.strip_prefix(' ')
                                 .unwrap_or(line)
                                 .trim_end()

@@ -14,7 +14,7 @@ use syn::{FnArg, GenericArgument, Ident, ItemFn, LitStr, Pat, PathArguments, Ret
 
 /// Turns an `async fn` returning `Result<T, E>` into a typed Argus tool.
 ///
-/// See `argus_tools::tool` for the full documentation and examples.
+/// Use it through its re-export `argus_tools::tool`, which is documented with examples.
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut options = Options::default();

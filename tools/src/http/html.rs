@@ -153,7 +153,7 @@ fn push_spaced(out: &mut String, text: &str) {
 
 /// Decodes the entity `text` starts with: the character and the entity's length in bytes.
 fn decode_entity(text: &str) -> Option<(char, usize)> {
-    let end = text.get(..12.min(text.len()))?.find(';')?;
+    let end = text.bytes().take(12).position(|b| b == b';')?;
     let body = &text[1..end];
     let decoded = if let Some(number) = body.strip_prefix('#') {
         let code = match number.strip_prefix(['x', 'X']) {
@@ -252,6 +252,7 @@ mod tests {
         );
         assert_eq!(html_to_text("<p>é</p><p>ü"), "é\n\nü");
         assert_eq!(html_to_text(""), "");
+        assert_eq!(html_to_text("&amp;éééééé"), "&éééééé");
         assert_eq!(html_to_text("<<<>>>"), "<<<>>>");
         assert_eq!(html_to_text("1 <2 and 3< 4"), "1 <2 and 3< 4");
     }
