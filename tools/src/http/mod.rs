@@ -275,6 +275,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_allowed_host_name_is_pinned_to_its_checked_addresses() {
+        let server = TestServer::start(|_| Reply::html("<p>via name</p>")).await;
+        let port = server.port();
+        let guard = NetworkGuard::new()
+            .allow(&format!("localhost:{port}"))
+            .unwrap();
+        let fetch = HttpFetch::new().with_guard(guard);
+        let page = fetch
+            .fetch(&format!("http://localhost:{port}/"))
+            .await
+            .unwrap();
+        assert!(page.ends_with("\n\nvia name"), "{page}");
+        // The rule names the host: the same address under its IP is still refused.
+        let by_ip = fetch.fetch(&format!("http://127.0.0.1:{port}/")).await;
+        assert!(blocked(&by_ip), "{by_ip:?}");
+        assert_eq!(server.hits(), 1);
+    }
+
+    #[tokio::test]
     async fn only_http_and_https() {
         let fetch = HttpFetch::new();
         for url in [
