@@ -4,6 +4,7 @@
 
 mod commands;
 mod eval;
+mod exit;
 mod model_args;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Parse(commands::parse::ParseArgs),
     /// Measure a model's tool calling: selection, arguments, valid calls and time per case.
     Eval(commands::eval::EvalArgs),
+    /// List, show, search, export, import or delete stored sessions.
+    Sessions(commands::sessions::SessionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,12 +34,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Parse(args) => commands::parse::run(&args),
         Command::Eval(args) => block_on(commands::eval::run(&args)),
+        Command::Sessions(args) => block_on(commands::sessions::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("argus: {error:#}");
-            ExitCode::FAILURE
+            eprintln!("argus: {}", exit::one_line(&error));
+            exit::code_for(&error)
         }
     }
 }

@@ -87,7 +87,7 @@ fn bad_input_exits_non_zero_with_one_line() {
     let unknown = argus_parse(&["--format", "yaml"], b"{}");
     assert_eq!(unknown.status.code(), Some(2));
     let not_utf8 = argus_parse(&[], &[0xff, 0xfe]);
-    assert_eq!(not_utf8.status.code(), Some(1));
+    assert_eq!(not_utf8.status.code(), Some(4));
     let stderr = String::from_utf8(not_utf8.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1);
     assert!(stderr.contains("not valid UTF-8"));

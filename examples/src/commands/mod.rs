@@ -2,3 +2,4 @@
 
 pub(crate) mod eval;
 pub(crate) mod parse;
+pub(crate) mod sessions;

@@ -6,6 +6,8 @@ use anyhow::Context as _;
 use argus_core::{parse_tool_calls, ParsedCall, ToolCallFormat};
 use serde::Serialize;
 
+use crate::exit::UserError;
+
 /// Arguments of `argus parse`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ParseArgs {
@@ -27,7 +29,8 @@ pub(crate) fn run(args: &ParseArgs) -> anyhow::Result<()> {
     std::io::stdin()
         .read_to_end(&mut raw)
         .context("cannot read stdin")?;
-    let text = String::from_utf8(raw).context("stdin is not valid UTF-8")?;
+    let text = String::from_utf8(raw)
+        .map_err(|e| UserError::invalid(format!("stdin is not valid UTF-8: {e}")))?;
     let parsed = parse_tool_calls(&text, args.format);
     let printed = Printed {
         calls: &parsed.calls,
