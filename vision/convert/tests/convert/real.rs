@@ -56,9 +56,27 @@ fn the_real_file_cut_to_one_megabyte_is_corrupt() {
     }
 }
 
-/// Ids recorded from the converted tokenizer (and checked against the note's SentencePiece facts: `<bos>` 2,
-/// `<start_of_turn>` 105, `<end_of_turn>` 106).
-const RECORDED: &[(&str, &[u32])] = &[];
+/// Ids recorded from the converted tokenizer (encoded without special tokens). They equal what SentencePiece itself
+/// produces from a model rebuilt from the same vocabulary (`tools/sentencepiece_check.py`), except that control
+/// tokens written in the text (`<start_of_turn>`) are matched as special tokens, as Hugging Face's Gemma tokenizer
+/// does.
+const RECORDED: &[(&str, &[u32])] = &[
+    ("Hello world", &[9259, 1902]),
+    ("The capital of France is", &[818, 5279, 529, 7001, 563]),
+    (
+        "fn main() {\n    println!(\"hi\");\n}",
+        &[
+            15059, 1689, 825, 642, 107, 140, 4629, 36492, 2202, 1443, 107, 236783,
+        ],
+    ),
+    ("🦀 Rust", &[248714, 43999]),
+    ("中文分词测试", &[55041, 237237, 239275, 30203]),
+    ("  two  spaces", &[138, 13498, 138, 35220]),
+    (
+        "<start_of_turn>user\nHi<end_of_turn>\n",
+        &[105, 2364, 107, 10979, 106, 107],
+    ),
+];
 
 #[test]
 fn the_real_model_converts_completely() {
