@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -88,6 +88,7 @@ pub fn convert_cached_with(
         return Ok(entry);
     }
 
+    sweep_stale_temps(cache_root);
     let tmp = cache_root.join(temp_name(&key));
     let built = build_entry(gguf, &tmp, options, progress, &sha, source_bytes);
     if let Err(e) = built {
@@ -179,6 +180,40 @@ fn is_complete(entry: &Path, sha: &str) -> bool {
         && manifest.files.iter().all(|(name, &len)| {
             fs::metadata(entry.join(name)).is_ok_and(|m| m.is_file() && m.len() == len)
         })
+}
+
+/// Temporary directories untouched for this long belong to conversions that died (a conversion writes its weights
+/// continuously; even multi-gigabyte models finish in minutes).
+const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// Best-effort removal of temporary directories left by conversions that were killed.
+fn sweep_stale_temps(cache_root: &Path) {
+    let Ok(entries) = fs::read_dir(cache_root) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            continue;
+        }
+        let path = entry.path();
+        if newest_mtime(&path)
+            .is_some_and(|t| now.duration_since(t).unwrap_or_default() > STALE_AFTER)
+        {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// The latest modification time of a directory and the files directly in it.
+fn newest_mtime(dir: &Path) -> Option<SystemTime> {
+    let mut newest = fs::metadata(dir).and_then(|m| m.modified()).ok()?;
+    for entry in fs::read_dir(dir).ok()?.flatten() {
+        if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+            newest = newest.max(t);
+        }
+    }
+    Some(newest)
 }
 
 /// A temporary directory name unique to this process and call.

@@ -352,3 +352,31 @@ fn concurrent_cached_conversions_agree() {
     }
     assert!(tokenizers::Tokenizer::from_file(first.join("tokenizer.json")).is_ok());
 }
+
+#[test]
+fn temporary_directories_of_dead_conversions_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = synthetic::write(dir.path(), "tiny.gguf", &Variant::default());
+    let cache = dir.path().join("cache");
+    let dead = cache.join(".tmp-dead");
+    let fresh = cache.join(".tmp-fresh");
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::create_dir_all(&fresh).unwrap();
+    std::fs::write(dead.join("model.safetensors"), b"partial").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    for p in [dead.join("model.safetensors"), dead.clone()] {
+        std::fs::File::open(&p)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    }
+    convert_cached(&gguf, &cache).unwrap();
+    assert!(
+        !dead.exists(),
+        "an abandoned temporary directory is removed"
+    );
+    assert!(
+        fresh.exists(),
+        "a recent one may belong to a running conversion"
+    );
+}
