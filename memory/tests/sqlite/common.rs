@@ -50,10 +50,17 @@ pub(crate) async fn assert_consistent(path: &Path) -> anyhow::Result<()> {
             .fetch_all(&mut conn)
             .await?;
     anyhow::ensure!(dangling.is_empty(), "foreign_key_check: {dangling:?}");
-    // Errors out if the index does not match the messages.
-    sqlx::query("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
-        .execute(&mut conn)
-        .await?;
+    // Errors out if the index does not match the messages (a process killed before its
+    // first migration committed leaves a database without tables).
+    let migrated: bool =
+        sqlx::query_scalar("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'messages_fts'")
+            .fetch_one(&mut conn)
+            .await?;
+    if migrated {
+        sqlx::query("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+            .execute(&mut conn)
+            .await?;
+    }
     conn.close().await?;
     Ok(())
 }

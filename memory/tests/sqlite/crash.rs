@@ -1,10 +1,16 @@
-//! Crash safety: a child process appends steps and is killed with SIGKILL at random moments.
+//! Crash safety: a child process writes to the database and is killed with SIGKILL at random
+//! moments.
 //!
-//! The child is this test binary run again with [`CHILD_ENV`] set, filtered to
-//! [`child_process_entry`]. It appends deterministic steps ([`crash_step`]) forever, printing
-//! `committed <run> <index>` after each commit returns. After every kill the parent checks the
-//! file is intact, every reported step is there, every logged step is exactly what the child
-//! wrote (no partial step), and the interrupted run takes its next step.
+//! The child is this test binary run again with [`CHILD_ENV`] set, filtered to one of the
+//! `*_child` entries below, which return at once in a normal test run. A child prints
+//! `committed <run> <index>` after each `append_step` returns. After every kill the parent
+//! checks the file is intact, every reported step is there, no step is partial, and the
+//! interrupted run resumes.
+//!
+//! - [`agent_child`] runs a real [`Agent`] (scripted model, a tool, [`SqliteMemory`]) run after
+//!   run, resuming an unfinished run first; the parent also resumes some runs itself.
+//! - [`append_child`] appends deterministic steps directly, so every logged step can be
+//!   compared with what was written byte for byte.
 
 #![cfg(unix)]
 
@@ -16,22 +22,353 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argus_core::{
-    ImageRef, Memory, MemoryError, Message, NewSession, RunId, SessionId, StepRecord, ToolCall,
-    Usage,
+    async_trait, tool_fn, Agent, AgentError, ContextStrategy, ImageRef, Memory, MemoryError,
+    Message, NewSession, Role, RunId, RunSummary, ScriptedModel, SearchHit, SearchQuery, SessionId,
+    SessionInfo, StepRecord, ToolCall, Usage,
 };
-use argus_memory::SqliteMemory;
+use argus_memory::{SessionExport, SqliteMemory};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::common::{assert_consistent, tool_result, TempDb};
 
 const CHILD_ENV: &str = "ARGUS_MEMORY_CRASH_CHILD_DB";
-const KILLS: usize = 60;
-const STEPS_PER_RUN: u32 = 7;
 const SESSION: &str = "crash";
 
+type Reported = BTreeSet<(String, u32)>;
+
+/// A small xorshift generator: random kill moments without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn seeded() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        println!("seed {nanos}");
+        Rng(nanos | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Every fifth kill lands in start-up (open, migration), the others anywhere in the
+    /// first 165 ms of writing.
+    fn kill_delay(&mut self, round: usize) -> Duration {
+        Duration::from_millis(if round.is_multiple_of(5) {
+            self.next() % 15
+        } else {
+            15 + self.next() % 150
+        })
+    }
+}
+
+/// Runs the child `entry` on `path`, kills it after `delay`, and returns the steps it
+/// reported committed.
+fn spawn_and_kill(path: &Path, entry: &str, delay: Duration) -> anyhow::Result<Reported> {
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["--exact", entry, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(delay);
+    child.kill()?;
+    let status = child.wait()?;
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout)?;
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr)?;
+    }
+    anyhow::ensure!(
+        status.signal() == Some(9),
+        "the child was not killed but exited with {status}: {stderr}"
+    );
+    let mut reported = Reported::new();
+    for line in stdout.lines() {
+        // The harness's `test <name> ... ` may precede the first line.
+        if let Some((_, rest)) = line.split_once("committed ") {
+            let (run, index) = rest
+                .split_once(' ')
+                .ok_or_else(|| anyhow::anyhow!("bad line {line:?}"))?;
+            reported.insert((run.to_string(), index.parse()?));
+        }
+    }
+    Ok(reported)
+}
+
+/// Runs a child's body on a fresh runtime when this process is a child.
+fn as_child(body: impl AsyncFnOnce(SqliteMemory) -> anyhow::Result<()>) {
+    let Some(path) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = runtime.block_on(async {
+        let memory = SqliteMemory::open(Path::new(&path)).await?;
+        body(memory).await
+    });
+    eprintln!("crash child failed: {result:?}");
+    std::process::exit(2);
+}
+
+/// The file is intact, and the session (if the child got as far as creating it) has every
+/// reported step. Returns the export for further checks.
+async fn check_after_kill(
+    db: &TempDb,
+    memory: &SqliteMemory,
+    reported: &Reported,
+) -> anyhow::Result<Option<SessionExport>> {
+    let export = match memory.export_session(&SESSION.into()).await {
+        Ok(export) => export,
+        Err(MemoryError::SessionNotFound(_)) if reported.is_empty() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let logged: Reported = export
+        .steps
+        .iter()
+        .map(|s| (s.step.run_id.to_string(), s.step.index))
+        .collect();
+    let missing: Vec<_> = reported.difference(&logged).collect();
+    anyhow::ensure!(missing.is_empty(), "committed steps lost: {missing:?}");
+    let messages: usize = export.steps.iter().map(|s| s.step.messages.len()).sum();
+    anyhow::ensure!(export.session.message_count == messages as u64);
+    anyhow::ensure!(db.path.exists());
+    Ok(Some(export))
+}
+
+// ---------------------------------------------------------------------------------------
+// A real agent.
+
+/// Memory that reports each step on stdout once its commit has returned.
+struct Reporting(SqliteMemory);
+
+#[async_trait]
+impl Memory for Reporting {
+    async fn create_session(&self, new: NewSession) -> Result<SessionInfo, MemoryError> {
+        self.0.create_session(new).await
+    }
+    async fn session(&self, id: &SessionId) -> Result<SessionInfo, MemoryError> {
+        self.0.session(id).await
+    }
+    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, MemoryError> {
+        self.0.list_sessions().await
+    }
+    async fn rename_session(&self, id: &SessionId, title: &str) -> Result<(), MemoryError> {
+        self.0.rename_session(id, title).await
+    }
+    async fn delete_session(&self, id: &SessionId) -> Result<(), MemoryError> {
+        self.0.delete_session(id).await
+    }
+    async fn append_step(&self, session: &SessionId, step: &StepRecord) -> Result<(), MemoryError> {
+        self.0.append_step(session, step).await?;
+        println!("committed {} {}", step.run_id, step.index);
+        Ok(())
+    }
+    async fn load_context(
+        &self,
+        session: &SessionId,
+        strategy: &ContextStrategy,
+    ) -> Result<Vec<Message>, MemoryError> {
+        self.0.load_context(session, strategy).await
+    }
+    async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
+        self.0.last_run(session).await
+    }
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, MemoryError> {
+        self.0.search(query).await
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Lookup {
+    /// What to look up.
+    n: u32,
+}
+
+/// An agent on the crash session: a scripted model that calls `lookup` twice, then once,
+/// then answers; the tool's long results make each step span several database pages.
+fn crash_agent(memory: impl Memory + 'static, model: ScriptedModel) -> anyhow::Result<Agent> {
+    let lookup = tool_fn("lookup", "Looks a number up.", |args: Lookup| async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        Ok::<_, String>(format!("entry {} ", args.n).repeat(300))
+    });
+    Ok(Agent::builder()
+        .model(model)
+        .system_prompt("You look things up.")
+        .tool(lookup)
+        .memory(memory)
+        .session(SESSION)
+        .context(ContextStrategy::LastMessages(40))
+        .max_steps(1_000)
+        .build()?)
+}
+
+fn script() -> ScriptedModel {
+    let call = |n: u32| ToolCall::new("lookup", json!({ "n": n }));
+    ScriptedModel::new()
+        .then_calls(vec![call(1), call(2)])
+        .then_calls(vec![call(3)])
+        .then_text("The answer is 42.")
+}
+
+#[test]
+fn agent_child() {
+    as_child(async |memory| {
+        for n in 0u64.. {
+            let agent = crash_agent(Reporting(memory.clone()), script())?;
+            match agent.resume().await {
+                Ok(_) => {}
+                Err(AgentError::NothingToResume) => {
+                    agent.run(format!("question {n}")).await?;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    });
+}
+
+/// Every run in the log is well formed: its input, then steps each holding an assistant
+/// message and exactly the results of its calls, the last (and only the last) final.
+fn assert_agent_log(export: &SessionExport) -> anyhow::Result<()> {
+    let mut runs: Vec<(RunId, Vec<&StepRecord>)> = Vec::new();
+    for logged in &export.steps {
+        let step = &logged.step;
+        match runs.iter_mut().find(|(id, _)| *id == step.run_id) {
+            Some((_, steps)) => steps.push(step),
+            None => runs.push((step.run_id.clone(), vec![step])),
+        }
+    }
+    for (run, steps) in &runs {
+        for (i, step) in steps.iter().enumerate() {
+            anyhow::ensure!(
+                step.index as usize == i,
+                "run {run}: step {i} has index {}",
+                step.index
+            );
+            anyhow::ensure!(
+                !step.is_final || i + 1 == steps.len(),
+                "run {run}: step {i} is final but not last"
+            );
+            if i == 0 {
+                anyhow::ensure!(
+                    step.messages.len() == 1 && step.messages[0].role == Role::User,
+                    "run {run}: step 0 is not the input"
+                );
+                continue;
+            }
+            let (assistant, results) = step
+                .messages
+                .split_first()
+                .ok_or_else(|| anyhow::anyhow!("run {run}: step {i} is empty"))?;
+            anyhow::ensure!(assistant.role == Role::Assistant);
+            anyhow::ensure!(step.is_final == assistant.tool_calls.is_empty());
+            anyhow::ensure!(
+                results.len() == assistant.tool_calls.len(),
+                "run {run}: step {i} lost results"
+            );
+            for (call, result) in assistant.tool_calls.iter().zip(results) {
+                let info = result
+                    .tool_result
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("run {run}: step {i}: not a tool result"))?;
+                anyhow::ensure!(info.call_id == call.id && info.error.is_none());
+                anyhow::ensure!(result.text().len() > 1_000, "run {run}: result cut short");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn agent_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
+    const KILLS: usize = 60;
+    let db = TempDb::new()?;
+    let mut rng = Rng::seeded();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut reported = Reported::new();
+    let (mut parent_resumes, mut child_resumes) = (0, 0);
+    let mut unfinished: Option<RunSummary> = None;
+
+    for round in 0..KILLS {
+        let delay = rng.kill_delay(round);
+        let new = spawn_and_kill(&db.path, "crash::agent_child", delay)
+            .map_err(|e| e.context(format!("round {round}")))?;
+        if let Some(run) = &unfinished {
+            if new.contains(&(run.run_id.to_string(), run.steps)) {
+                child_resumes += 1;
+            }
+        }
+        reported.extend(new);
+
+        runtime
+            .block_on(async {
+                if db.path.exists() {
+                    assert_consistent(&db.path).await?;
+                }
+                let memory = db.open().await?;
+                if let Some(export) = check_after_kill(&db, &memory, &reported).await? {
+                    assert_agent_log(&export)?;
+                }
+                unfinished = memory
+                    .last_run(&SESSION.into())
+                    .await
+                    .ok()
+                    .flatten()
+                    .filter(|run| !run.finished);
+                // Every other interrupted run is resumed here, the others by the next child.
+                if let (Some(run), 1) = (&unfinished, round % 2) {
+                    let agent =
+                        crash_agent(memory.clone(), ScriptedModel::new().then_text("resumed"))?;
+                    let output = agent.resume().await?;
+                    anyhow::ensure!(output.answer == "resumed");
+                    let last = memory.last_run(&SESSION.into()).await?;
+                    anyhow::ensure!(
+                        last.as_ref()
+                            .is_some_and(|l| l.run_id == run.run_id && l.finished),
+                        "the resumed run did not finish: {last:?}"
+                    );
+                    parent_resumes += 1;
+                    unfinished = None;
+                }
+                memory.close().await;
+                anyhow::Ok(())
+            })
+            .map_err(|e| e.context(format!("round {round}")))?;
+    }
+    println!(
+        "{KILLS} kills, {} steps reported committed, runs resumed by the parent {parent_resumes}, by a child {child_resumes}",
+        reported.len()
+    );
+    anyhow::ensure!(
+        reported.len() > KILLS,
+        "the children made too little progress"
+    );
+    anyhow::ensure!(parent_resumes > 0, "no kill interrupted a run");
+    anyhow::ensure!(child_resumes > 0, "no child resumed a run");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Direct appends of deterministic steps.
+
+const STEPS_PER_RUN: u32 = 7;
+
 /// Step `index` of run `run`: always the same for the same arguments, so the parent can
-/// check every logged step is whole. Texts are long enough that a step spans several pages.
-fn crash_step(run: &str, index: u32) -> StepRecord {
+/// check every logged step is exactly what was written.
+fn append_step(run: &str, index: u32) -> StepRecord {
     let filler = format!("{run}/{index} ").repeat(200);
     let messages = match index {
         0 => {
@@ -71,35 +408,21 @@ fn crash_step(run: &str, index: u32) -> StepRecord {
     }
 }
 
-fn run_name(n: u32) -> String {
-    format!("run-{n:04}")
-}
-
 /// The step to append next: the interrupted run's next step, or a new run's first.
-async fn next_step(memory: &SqliteMemory) -> Result<StepRecord, MemoryError> {
-    let session = SessionId::new(SESSION);
-    Ok(match memory.last_run(&session).await? {
-        None => crash_step(&run_name(0), 0),
-        Some(run) if !run.finished => crash_step(run.run_id.as_str(), run.steps),
+async fn next_append(memory: &SqliteMemory) -> Result<StepRecord, MemoryError> {
+    Ok(match memory.last_run(&SESSION.into()).await? {
+        None => append_step("run-0000", 0),
+        Some(run) if !run.finished => append_step(run.run_id.as_str(), run.steps),
         Some(run) => {
             let n: u32 = run.run_id.as_str()[4..].parse().unwrap_or(0);
-            crash_step(&run_name(n + 1), 0)
+            append_step(&format!("run-{:04}", n + 1), 0)
         }
     })
 }
 
-/// The child's body: not a test of its own (it returns at once without the variable).
 #[test]
-fn child_process_entry() {
-    let Some(path) = std::env::var_os(CHILD_ENV) else {
-        return;
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let result: anyhow::Result<()> = runtime.block_on(async {
-        let memory = SqliteMemory::open(Path::new(&path)).await?;
+fn append_child() {
+    as_child(async |memory| {
         match memory
             .create_session(NewSession::named(SESSION, "Crash"))
             .await
@@ -108,133 +431,62 @@ fn child_process_entry() {
             Err(e) => return Err(e.into()),
         }
         loop {
-            let step = next_step(&memory).await?;
+            let step = next_append(&memory).await?;
             memory.append_step(&SESSION.into(), &step).await?;
             println!("committed {} {}", step.run_id, step.index);
         }
     });
-    eprintln!("crash child failed: {result:?}");
-    std::process::exit(2);
-}
-
-/// A small xorshift generator: random kill moments without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 #[test]
-fn committed_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
+fn appended_steps_survive_sigkill_exactly() -> anyhow::Result<()> {
+    const KILLS: usize = 25;
     let db = TempDb::new()?;
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH)?.as_nanos() as u64 | 1;
-    println!("seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::seeded();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut reported: BTreeSet<(String, u32)> = BTreeSet::new();
-    let mut mid_run_kills = 0;
-
+    let mut reported = Reported::new();
     for round in 0..KILLS {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "crash::child_process_entry",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ENV, &db.path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        // Early kills land in start-up and migration, later ones in the middle of commits.
-        let delay = if round % 5 == 0 {
-            rng.next() % 15
-        } else {
-            15 + rng.next() % 150
-        };
-        std::thread::sleep(Duration::from_millis(delay));
-        child.kill()?;
-        let status = child.wait()?;
-        let mut stdout = String::new();
-        let mut stderr = String::new();
-        if let Some(mut out) = child.stdout.take() {
-            out.read_to_string(&mut stdout)?;
-        }
-        if let Some(mut err) = child.stderr.take() {
-            err.read_to_string(&mut stderr)?;
-        }
-        anyhow::ensure!(
-            status.signal() == Some(9),
-            "round {round} (seed {seed}): the child was not killed but exited with {status}: {stderr}"
+        let delay = rng.kill_delay(round);
+        reported.extend(
+            spawn_and_kill(&db.path, "crash::append_child", delay)
+                .map_err(|e| e.context(format!("round {round}")))?,
         );
-        for line in stdout.lines() {
-            if let Some(rest) = line.strip_prefix("committed ") {
-                let (run, index) = rest
-                    .split_once(' ')
-                    .ok_or_else(|| anyhow::anyhow!("bad line {line:?}"))?;
-                reported.insert((run.to_string(), index.parse()?));
-            }
-        }
-
-        runtime.block_on(async {
-            if db.path.exists() {
-                assert_consistent(&db.path).await?;
-            }
-            let memory = db.open().await?;
-            let session = SessionId::new(SESSION);
-            let export = match memory.export_session(&session).await {
-                Ok(export) => export,
-                Err(MemoryError::SessionNotFound(_)) if reported.is_empty() => {
-                    memory.close().await;
-                    return Ok(());
+        runtime
+            .block_on(async {
+                if db.path.exists() {
+                    assert_consistent(&db.path).await?;
                 }
-                Err(e) => return Err(e.into()),
-            };
-            // Every logged step is whole and exactly what was written.
-            let mut logged = BTreeSet::new();
-            let mut messages = 0;
-            for entry in &export.steps {
-                let step = &entry.step;
-                anyhow::ensure!(
-                    *step == crash_step(step.run_id.as_str(), step.index),
-                    "round {round} (seed {seed}): step {} {} differs from what was written",
-                    step.run_id,
-                    step.index
-                );
-                messages += step.messages.len() as u64;
-                logged.insert((step.run_id.to_string(), step.index));
-            }
-            anyhow::ensure!(export.session.message_count == messages);
-            // Every step reported committed is there.
-            let missing: Vec<_> = reported.difference(&logged).collect();
-            anyhow::ensure!(
-                missing.is_empty(),
-                "round {round} (seed {seed}): committed steps lost: {missing:?}"
-            );
-            // The interrupted run resumes from its last committed step.
-            if let Some(run) = memory.last_run(&session).await? {
-                if !run.finished {
-                    mid_run_kills += 1;
-                    let step = crash_step(run.run_id.as_str(), run.steps);
-                    memory.append_step(&session, &step).await?;
-                    reported.insert((step.run_id.to_string(), step.index));
+                let memory = db.open().await?;
+                if let Some(export) = check_after_kill(&db, &memory, &reported).await? {
+                    for logged in &export.steps {
+                        let step = &logged.step;
+                        anyhow::ensure!(
+                            *step == append_step(step.run_id.as_str(), step.index),
+                            "step {} {} differs from what was written",
+                            step.run_id,
+                            step.index
+                        );
+                    }
                 }
-            }
-            memory.close().await;
-            anyhow::Ok(())
-        })?;
+                // The interrupted run takes its next step.
+                let last = match memory.last_run(&SESSION.into()).await {
+                    Err(MemoryError::SessionNotFound(_)) => None,
+                    other => other?,
+                };
+                if let Some(run) = last {
+                    if !run.finished {
+                        let step = append_step(run.run_id.as_str(), run.steps);
+                        memory.append_step(&SESSION.into(), &step).await?;
+                        reported.insert((step.run_id.to_string(), step.index));
+                    }
+                }
+                memory.close().await;
+                anyhow::Ok(())
+            })
+            .map_err(|e| e.context(format!("round {round}")))?;
     }
-    println!(
-        "{KILLS} kills, {} steps committed, {mid_run_kills} runs resumed",
-        reported.len()
-    );
     anyhow::ensure!(reported.len() > KILLS, "the child made too little progress");
     Ok(())
 }
