@@ -209,11 +209,20 @@ impl Selection {
         }
     }
 
-    fn filter(&self) -> &'static str {
+    /// The `FROM` source and `WHERE` condition of the loading queries. System messages are
+    /// found through their partial index: without the hint SQLite prefers the session's
+    /// position index and reads every message of the session to check its role.
+    fn source_and_filter(&self) -> (&'static str, &'static str) {
         if self.system_only {
-            "m.session_seq = ?1 AND m.role = 'system' AND m.position >= ?2 AND m.position < ?3"
+            (
+                "messages m INDEXED BY messages_system",
+                "m.session_seq = ?1 AND m.role = 'system' AND m.position >= ?2 AND m.position < ?3",
+            )
         } else {
-            "m.session_seq = ?1 AND m.position >= ?2 AND m.position < ?3"
+            (
+                "messages m",
+                "m.session_seq = ?1 AND m.position >= ?2 AND m.position < ?3",
+            )
         }
     }
 }
@@ -229,12 +238,12 @@ pub(crate) async fn load_messages(
     if start >= end {
         return Ok(Vec::new());
     }
-    let filter = selection.filter();
+    let (source, filter) = selection.source_and_filter();
 
     let rows = sqlx::query(&format!(
         "SELECT m.id, m.position, m.role, m.text,
                 m.tool_call_id, m.tool_name, m.tool_error, m.tool_duration_us
-         FROM messages m WHERE {filter} ORDER BY m.position"
+         FROM {source} WHERE {filter} ORDER BY m.position"
     ))
     .bind(session_seq)
     .bind(start)
@@ -291,7 +300,7 @@ pub(crate) async fn load_messages(
         "SELECT p.message_id, p.kind, p.text, p.image_sha256, p.image_data,
                 i.media_type, i.byte_len, i.width, i.height,
                 CASE WHEN p.image_data THEN i.data END
-         FROM messages m
+         FROM {source}
          JOIN message_parts p ON p.message_id = m.id
          LEFT JOIN images i ON i.sha256 = p.image_sha256
          WHERE {filter} ORDER BY m.position, p.ord"
@@ -343,7 +352,7 @@ pub(crate) async fn load_messages(
 
     let calls = sqlx::query(&format!(
         "SELECT c.message_id, c.call_id, c.name, c.arguments
-         FROM messages m JOIN tool_calls c ON c.message_id = m.id
+         FROM {source} JOIN tool_calls c ON c.message_id = m.id
          WHERE {filter} ORDER BY m.position, c.ord"
     ))
     .bind(session_seq)

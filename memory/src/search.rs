@@ -24,55 +24,51 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
 }
 
 /// Runs `query`, best hits first.
+///
+/// Two stages: the best `limit` matches by rank from the index alone, then snippets and
+/// message details for those few only (a snippet re-reads and re-tokenizes its text).
 pub(crate) async fn search(
     pool: &SqlitePool,
     query: &SearchQuery,
 ) -> Result<Vec<SearchHit>, MemoryError> {
-    let Some(fts) = fts_query(&query.text) else {
+    let Some(terms) = fts_query(&query.text) else {
         return Ok(Vec::new());
     };
     if query.limit == 0 {
         return Ok(Vec::new());
     }
     let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    let sql = |filter: &str| {
-        format!(
-            "SELECT s.id, m.position, m.role,
-                    snippet(messages_fts, 0, '', '', '…', {SNIPPET_TOKENS}),
-                    bm25(messages_fts) AS rank_
-             FROM messages_fts
-             JOIN messages m ON m.id = messages_fts.rowid
-             JOIN sessions s ON s.seq = m.session_seq
-             WHERE messages_fts MATCH ?1 {filter}
-             ORDER BY rank_, s.id, m.position
-             LIMIT ?2"
-        )
-    };
-    let rows = match &query.session {
-        None => {
-            sqlx::query(&sql(""))
-                .bind(&fts)
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-        }
-        Some(session) => {
-            let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM sessions WHERE id = ?1")
-                .bind(session.as_str())
-                .fetch_optional(pool)
-                .await
-                .map_err(db("looking up the session to search"))?;
-            let Some(seq) = seq else {
-                return Ok(Vec::new());
-            };
-            sqlx::query(&sql("AND m.session_seq = ?3"))
-                .bind(&fts)
-                .bind(limit)
-                .bind(seq)
-                .fetch_all(pool)
-                .await
-        }
+    // Words only match message text, never the session column.
+    let mut fts = format!("text : ({terms})");
+    if let Some(session) = &query.session {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM sessions WHERE id = ?1")
+            .bind(session.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(db("looking up the session to search"))?;
+        let Some(seq) = seq else {
+            return Ok(Vec::new());
+        };
+        fts = format!("session_seq : \"{seq}\" AND {fts}");
     }
+    let rows = sqlx::query(&format!(
+        "WITH top AS (
+             SELECT rowid AS id, rank AS rank_ FROM messages_fts
+             WHERE messages_fts MATCH ?1 ORDER BY rank LIMIT ?2
+         )
+         SELECT s.id, m.position, m.role,
+                (SELECT snippet(messages_fts, 0, '', '', '…', {SNIPPET_TOKENS})
+                 FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = top.id),
+                top.rank_
+         FROM top
+         JOIN messages m ON m.id = top.id
+         JOIN sessions s ON s.seq = m.session_seq
+         ORDER BY top.rank_, s.id, m.position"
+    ))
+    .bind(&fts)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
     .map_err(db("searching messages"))?;
 
     rows.into_iter()
@@ -84,7 +80,10 @@ pub(crate) async fn search(
                 session_id: SessionId::new(row.try_get::<String, _>(0).map_err(decode)?),
                 position: u64_from_sql(row.try_get(1).map_err(decode)?),
                 role: role_from_sql(&role)?,
-                snippet: row.try_get(3).map_err(decode)?,
+                snippet: row
+                    .try_get::<Option<String>, _>(3)
+                    .map_err(decode)?
+                    .unwrap_or_default(),
                 // bm25 is lower for better matches; hits score higher for better matches.
                 score: -rank,
             })

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod context;
 mod crash;
+mod migrations;
 mod round_trip;
 mod search;
 mod sessions;

@@ -117,6 +117,10 @@ async fn user_text_cannot_inject_fts_syntax() -> anyhow::Result<()> {
         1
     );
     assert_eq!(memory.search(&SearchQuery::new("(paren")).await?.len(), 1);
+    // The session key is indexed for scoped searches, but words never match it.
+    assert!(memory.search(&SearchQuery::new("1")).await?.is_empty());
+    let scoped = SearchQuery::new("near").in_session("s".into());
+    assert_eq!(memory.search(&scoped).await?.len(), 1);
     for empty in ["", "   ", "!!!", "* - ^ : ( )"] {
         assert!(
             memory.search(&SearchQuery::new(empty)).await?.is_empty(),
