@@ -57,6 +57,7 @@ pub struct AgentBuilder {
     context: ContextStrategy,
     limits: Limits,
     tool_choice: ToolChoice,
+    keep_tool_choice: bool,
     sampling: Sampling,
     max_tokens: Option<u32>,
     stop: Vec<String>,
@@ -142,9 +143,19 @@ impl AgentBuilder {
         self
     }
 
-    /// Tool choice of every model call (default auto).
+    /// Tool choice of the model calls (default auto). A forcing choice (`Required` or
+    /// `Specific`) applies to the first model call of a run; later calls use `Auto` so the
+    /// run can end with an answer. See [`reset_tool_choice`](Self::reset_tool_choice).
     pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
         self.tool_choice = choice;
+        self
+    }
+
+    /// Whether a forcing tool choice falls back to `Auto` after the first model call
+    /// (default `true`). With `false`, every call is forced and the run ends at the
+    /// step limit.
+    pub fn reset_tool_choice(mut self, reset: bool) -> Self {
+        self.keep_tool_choice = !reset;
         self
     }
 
@@ -195,6 +206,7 @@ impl AgentBuilder {
                 ..self.limits
             },
             tool_choice: self.tool_choice,
+            reset_tool_choice: !self.keep_tool_choice,
             sampling: self.sampling,
             max_tokens: self.max_tokens,
             stop: self.stop,

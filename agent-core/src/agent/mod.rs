@@ -60,6 +60,7 @@ pub struct Agent {
     context: ContextStrategy,
     limits: Limits,
     tool_choice: ToolChoice,
+    reset_tool_choice: bool,
     sampling: Sampling,
     max_tokens: Option<u32>,
     stop: Vec<String>,

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step};
 use crate::memory::{MemoryError, NewSession, RunId, StepRecord};
 use crate::message::{new_call_id, Message, Role, ToolCall};
-use crate::model::{ChatRequest, ChatResponse, ModelError, StreamEvent};
+use crate::model::{ChatRequest, ChatResponse, ModelError, StreamEvent, ToolChoice};
 use crate::tool::{ToolContext, ToolEffect, ToolErrorKind, ToolExecution, ToolFailure};
 
 impl Agent {
@@ -263,10 +263,23 @@ impl<'a> RunState<'a> {
         ChatRequest {
             messages: self.history.clone(),
             tools: agent.tools.specs().to_vec(),
-            tool_choice: agent.tool_choice.clone(),
+            tool_choice: self.tool_choice(),
             sampling: agent.sampling.clone(),
             max_tokens: agent.max_tokens,
             stop: agent.stop.clone(),
+        }
+    }
+
+    /// The configured choice; after the first model call, a forcing choice
+    /// (`Required`/`Specific`) becomes `Auto` so the model can answer (unless disabled with
+    /// [`AgentBuilder::reset_tool_choice`](super::AgentBuilder::reset_tool_choice)).
+    fn tool_choice(&self) -> ToolChoice {
+        let configured = &self.agent.tool_choice;
+        let forcing = matches!(configured, ToolChoice::Required | ToolChoice::Specific(_));
+        if forcing && self.agent.reset_tool_choice && self.model_steps > 0 {
+            ToolChoice::Auto
+        } else {
+            configured.clone()
         }
     }
 

@@ -572,3 +572,51 @@ fn builder_reports_missing_model_and_bad_tools() {
         .build();
     assert!(matches!(no_memory, Err(BuildError::SessionWithoutMemory)));
 }
+
+#[tokio::test]
+async fn a_forcing_tool_choice_applies_until_tools_were_called() {
+    let model = Arc::new(
+        ScriptedModel::new()
+            .then_call("now", json!({}))
+            .then_text("It is ten."),
+    );
+    agent(Arc::clone(&model))
+        .tool_choice(ToolChoice::Required)
+        .build()
+        .unwrap()
+        .run("time?")
+        .await
+        .unwrap();
+    let choices: Vec<ToolChoice> = model
+        .requests()
+        .iter()
+        .map(|r| r.tool_choice.clone())
+        .collect();
+    assert_eq!(choices, [ToolChoice::Required, ToolChoice::Auto]);
+
+    let model = Arc::new(
+        ScriptedModel::new()
+            .then_call("now", json!({}))
+            .then_text("x"),
+    );
+    agent(Arc::clone(&model))
+        .tool_choice(ToolChoice::Specific("now".into()))
+        .reset_tool_choice(false)
+        .build()
+        .unwrap()
+        .run("time?")
+        .await
+        .unwrap();
+    let choices: Vec<ToolChoice> = model
+        .requests()
+        .iter()
+        .map(|r| r.tool_choice.clone())
+        .collect();
+    assert_eq!(
+        choices,
+        [
+            ToolChoice::Specific("now".into()),
+            ToolChoice::Specific("now".into())
+        ]
+    );
+}
