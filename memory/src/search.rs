@@ -23,10 +23,16 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// How many of the most recent matches are ranked. Ranking costs a lookup per match, so a
+/// word found in hundreds of thousands of messages would take hundreds of milliseconds; a
+/// query with fewer matches than this (nearly all) is ranked over all of them.
+const RANKED_CANDIDATES: i64 = 2_000;
+
 /// Runs `query`, best hits first.
 ///
-/// Two stages: the best `limit` matches by rank from the index alone, then snippets and
-/// message details for those few only (a snippet re-reads and re-tokenizes its text).
+/// Three stages: the most recent [`RANKED_CANDIDATES`] matches (index order, cheap), the best
+/// `limit` of them by bm25 rank, then snippets and message details for those few only (a
+/// snippet re-reads and re-tokenizes its text).
 pub(crate) async fn search(
     pool: &SqlitePool,
     query: &SearchQuery,
@@ -52,9 +58,14 @@ pub(crate) async fn search(
         fts = format!("session_seq : \"{seq}\" AND {fts}");
     }
     let rows = sqlx::query(&format!(
-        "WITH top AS (
+        "WITH candidates AS (
+             SELECT rowid AS id FROM messages_fts
+             WHERE messages_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?3
+         ),
+         top AS (
              SELECT rowid AS id, rank AS rank_ FROM messages_fts
-             WHERE messages_fts MATCH ?1 ORDER BY rank LIMIT ?2
+             WHERE messages_fts MATCH ?1 AND rowid >= (SELECT min(id) FROM candidates)
+             ORDER BY rank LIMIT ?2
          )
          SELECT s.id, m.position, m.role,
                 (SELECT snippet(messages_fts, 0, '', '', '…', {SNIPPET_TOKENS})
@@ -67,6 +78,7 @@ pub(crate) async fn search(
     ))
     .bind(&fts)
     .bind(limit)
+    .bind(RANKED_CANDIDATES)
     .fetch_all(pool)
     .await
     .map_err(db("searching messages"))?;

@@ -129,3 +129,22 @@ async fn user_text_cannot_inject_fts_syntax() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A word in thousands of messages: the most recent 2,000 matches are ranked, so the search
+/// stays fast however common the word.
+#[tokio::test]
+async fn very_common_words_rank_the_most_recent_matches() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let mut texts = vec!["common common common common".to_string()];
+    texts.extend((0..2_500).map(|i| format!("common word number {i}")));
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    session_with(&memory, "many", &texts).await?;
+    let hits = memory.search(&SearchQuery::new("common").limit(20)).await?;
+    assert_eq!(hits.len(), 20);
+    assert!(hits.iter().all(|hit| hit.position > 500), "{hits:?}");
+    // Rarer words are ranked over all their matches.
+    let hits = memory.search(&SearchQuery::new("common number 7")).await?;
+    assert_eq!(hits[0].snippet, "common word number 7");
+    Ok(())
+}
