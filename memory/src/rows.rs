@@ -83,7 +83,8 @@ pub(crate) fn validate_image(image: &ImageRef) -> Result<(), MemoryError> {
 }
 
 /// Stores an image once per hash. A later reference may add bytes or dimensions the first
-/// one lacked; what is stored is never replaced.
+/// one lacked; when bytes arrive (checked against the hash), their size and media type
+/// replace what a reference without bytes claimed. Stored bytes are never replaced.
 pub(crate) async fn store_image(
     conn: &mut SqliteConnection,
     image: &ImageRef,
@@ -92,6 +93,10 @@ pub(crate) async fn store_image(
         "INSERT INTO images (sha256, media_type, byte_len, width, height, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (sha256) DO UPDATE SET
+             media_type = CASE WHEN images.data IS NULL AND excluded.data IS NOT NULL
+                 THEN excluded.media_type ELSE images.media_type END,
+             byte_len = CASE WHEN images.data IS NULL AND excluded.data IS NOT NULL
+                 THEN excluded.byte_len ELSE images.byte_len END,
              data = coalesce(images.data, excluded.data),
              width = coalesce(images.width, excluded.width),
              height = coalesce(images.height, excluded.height)",

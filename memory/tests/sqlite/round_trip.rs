@@ -166,3 +166,35 @@ async fn in_memory_database_works_like_a_file() -> anyhow::Result<()> {
     assert!(memory.path().is_none());
     Ok(())
 }
+
+/// Image metadata is kept per hash: a reference without bytes that claimed a wrong size is
+/// corrected when the bytes arrive, and the bytes are stored once.
+#[tokio::test]
+async fn image_bytes_fill_in_an_earlier_reference() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let id = memory.create_session(NewSession::named("s", "S")).await?.id;
+    let real = crate::common::image(3);
+    let mut claimed = real.without_data();
+    claimed.byte_len = 1;
+    claimed.media_type = "image/unknown".into();
+    let first = crate::common::step(
+        "r",
+        0,
+        vec![Message::user_with_images("a", vec![claimed])],
+        false,
+    );
+    memory.append_step(&id, &first).await?;
+    let second = crate::common::step(
+        "r",
+        1,
+        vec![Message::user_with_images("b", vec![real.clone()])],
+        false,
+    );
+    memory.append_step(&id, &second).await?;
+    let context = memory.load_context(&id, &ContextStrategy::Full).await?;
+    assert_eq!(context[0].images().next(), Some(&real.without_data()));
+    assert_eq!(context[1].images().next(), Some(&real));
+    assert_eq!(count_rows(&db.path, "images").await?, 1);
+    Ok(())
+}
