@@ -14,8 +14,9 @@ use crate::rows::{load_messages, Selection};
 
 /// Messages read in the first chunk beyond what `LastMessages(n)` needs.
 const SLACK: u64 = 16;
-/// Messages read in the first chunk for a token budget.
-const FIRST_BUDGET_CHUNK: u64 = 64;
+/// Messages read in the first chunk for a token budget: a 4,000-token budget of typical
+/// messages fits, so one read usually decides.
+const FIRST_BUDGET_CHUNK: u64 = 128;
 
 /// The context of a session of `count` messages for `strategy`.
 pub(crate) async fn load_context(
