@@ -52,6 +52,9 @@ impl std::error::Error for UserError {}
 
 /// The exit code for a failed command.
 pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
+    if error.downcast_ref::<Interrupted>().is_some() {
+        return ExitCode::from(130);
+    }
     match error.downcast_ref::<UserError>() {
         Some(user) => ExitCode::from(user.code),
         None => ExitCode::FAILURE,
@@ -62,3 +65,15 @@ pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
 pub(crate) fn one_line(error: &anyhow::Error) -> String {
     format!("{error:#}").replace('\n', " ")
 }
+
+/// The user interrupted the command (exit code 130).
+#[derive(Debug)]
+pub(crate) struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}

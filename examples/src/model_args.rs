@@ -1,32 +1,313 @@
-//! Choosing the model a command runs on.
+//! Choosing the model a command runs on: presets, local directories, GGUF files (converted
+//! once when mistral.rs cannot read their architecture), model-hub ids, or a replay file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use argus_core::{ChatModel, ReplayModel};
+use argus_vision::{Isq, LoadError, MistralRsModel, ModelSource, ToolPromptFormat};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::exit::UserError;
+
+/// A model users actually run, by a short name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Preset {
+    /// The name `--model` accepts.
+    pub(crate) name: &'static str,
+    /// The model-hub id.
+    pub(crate) hub_id: &'static str,
+    /// In-situ quantisation applied while loading.
+    pub(crate) isq: Option<Isq>,
+    /// The tool prompt format the model was trained on.
+    pub(crate) tool_format: ToolPromptFormat,
+    /// What it is for.
+    pub(crate) summary: &'static str,
+}
+
+/// The presets; the first is the default.
+pub(crate) const PRESETS: &[Preset] = &[
+    Preset {
+        name: "llama-3.2-11b-vision",
+        hub_id: "meta-llama/Llama-3.2-11B-Vision-Instruct",
+        isq: Some(Isq::Q4K),
+        tool_format: ToolPromptFormat::Llama31Json,
+        summary: "Llama 3.2 11B Vision Instruct, 4-bit in-situ quantisation (sees images)",
+    },
+    Preset {
+        name: "llama-3.2-3b",
+        hub_id: "meta-llama/Llama-3.2-3B-Instruct",
+        isq: Some(Isq::Q4K),
+        tool_format: ToolPromptFormat::Llama32Pythonic,
+        summary: "Llama 3.2 3B Instruct, 4-bit: fast text-only tool calling",
+    },
+    Preset {
+        name: "llama-3.2-1b",
+        hub_id: "meta-llama/Llama-3.2-1B-Instruct",
+        isq: Some(Isq::Q8_0),
+        tool_format: ToolPromptFormat::Llama32Pythonic,
+        summary: "Llama 3.2 1B Instruct, 8-bit: the fastest text-only tool calling",
+    },
+    Preset {
+        name: "llama-3.1-8b",
+        hub_id: "meta-llama/Llama-3.1-8B-Instruct",
+        isq: Some(Isq::Q4K),
+        tool_format: ToolPromptFormat::Llama31Json,
+        summary: "Llama 3.1 8B Instruct, 4-bit: stronger text-only tool calling",
+    },
+];
 
 /// Model selection shared by `run`, `chat` and `eval`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ModelArgs {
-    /// A local model directory, a local `.gguf` file, or a model-hub id.
+    /// A preset name (see `argus models list`), a local model directory, a local `.gguf` file,
+    /// or a model-hub id. Default: the llama-3.2-11b-vision preset.
     #[arg(long, conflicts_with = "replay")]
     pub(crate) model: Option<String>,
     /// Replay recorded responses (JSONL, one response per line) instead of running a model.
     #[arg(long)]
     pub(crate) replay: Option<PathBuf>,
+    /// Write every model response to this JSONL file (replay it later with --replay).
+    #[arg(long)]
+    pub(crate) record: Option<PathBuf>,
+    /// In-situ quantisation of safetensors weights: q4k, q5k, q6k, q8_0 or none.
+    #[arg(long, value_parser = parse_isq)]
+    pub(crate) isq: Option<Option<Isq>>,
+    /// Tool prompt format: llama31_json or llama32_pythonic (default: the preset's, else JSON).
+    #[arg(long)]
+    pub(crate) tool_format: Option<ToolPromptFormat>,
+    /// Where GGUF files mistral.rs cannot read are converted to (cached by content hash).
+    #[arg(long)]
+    pub(crate) convert_cache: Option<PathBuf>,
+}
+
+fn parse_isq(text: &str) -> Result<Option<Isq>, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "none" | "off" => Ok(None),
+        "q4k" => Ok(Some(Isq::Q4K)),
+        "q5k" => Ok(Some(Isq::Q5K)),
+        "q6k" => Ok(Some(Isq::Q6K)),
+        "q8_0" | "q8" => Ok(Some(Isq::Q8_0)),
+        other => Err(format!(
+            "unknown quantisation `{other}` (expected q4k, q5k, q6k, q8_0 or none)"
+        )),
+    }
+}
+
+/// Where a `--model` value points.
+#[derive(Debug, Clone, PartialEq)]
+enum Resolved {
+    Preset(Preset),
+    Dir(PathBuf),
+    Gguf(PathBuf),
+    Hub(String),
+}
+
+impl PartialEq for Preset {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+fn resolve(model: &str) -> Result<Resolved, UserError> {
+    if let Some(preset) = PRESETS.iter().find(|p| p.name == model) {
+        return Ok(Resolved::Preset(*preset));
+    }
+    let path = Path::new(model);
+    if path.is_dir() {
+        return Ok(Resolved::Dir(path.to_path_buf()));
+    }
+    if path.is_file() {
+        return Ok(Resolved::Gguf(path.to_path_buf()));
+    }
+    let looks_like_path = model.starts_with('.')
+        || model.starts_with('/')
+        || model.starts_with('~')
+        || model.ends_with(".gguf")
+        || model.matches('/').count() != 1;
+    if looks_like_path {
+        return Err(UserError::not_found(format!(
+            "model `{model}` not found: it is no preset ({}), no local directory or .gguf file, \
+             and no model-hub id of the form org/name",
+            PRESETS
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(Resolved::Hub(model.to_string()))
 }
 
 impl ModelArgs {
-    /// Loads the chosen model.
+    /// Loads the chosen model, with a spinner on stderr while it loads.
     pub(crate) async fn load(&self) -> anyhow::Result<Arc<dyn ChatModel>> {
+        let model = self.load_inner().await?;
+        match &self.record {
+            Some(path) => Ok(Arc::new(
+                argus_core::RecordingModel::new(model, path)
+                    .context("cannot open the recording file")?,
+            )),
+            None => Ok(model),
+        }
+    }
+
+    async fn load_inner(&self) -> anyhow::Result<Arc<dyn ChatModel>> {
         if let Some(path) = &self.replay {
-            let model = ReplayModel::from_file(path).context("cannot load the replay file")?;
+            if !path.exists() {
+                return Err(UserError::not_found(format!(
+                    "replay file {} does not exist",
+                    path.display()
+                ))
+                .into());
+            }
+            let model = ReplayModel::from_file(path)
+                .map_err(|e| UserError::invalid(format!("cannot replay: {e}")))?;
             return Ok(Arc::new(model));
         }
-        match &self.model {
-            Some(model) => bail!("cannot load `{model}`: this build has no model runtime"),
-            None => bail!("no model given: pass --model PATH or --replay FILE"),
+        let name = self.model.as_deref().unwrap_or(PRESETS[0].name);
+        let resolved = resolve(name)?;
+        let (source, preset) = match &resolved {
+            Resolved::Preset(preset) => (ModelSource::hub(preset.hub_id), Some(*preset)),
+            Resolved::Dir(dir) => (ModelSource::dir(dir), None),
+            Resolved::Gguf(file) => (self.gguf_source(file).await?, None),
+            Resolved::Hub(id) => (ModelSource::hub(id.clone()), None),
+        };
+        let mut builder = MistralRsModel::builder(source.clone());
+        let isq = self.isq.unwrap_or(preset.and_then(|p| p.isq));
+        if let (Some(isq), false) = (isq, matches!(resolved, Resolved::Gguf(_))) {
+            builder = builder.with_isq(isq);
         }
+        if let Some(format) = self.tool_format.or(preset.map(|p| p.tool_format)) {
+            builder = builder.with_tool_format(format);
+        }
+        let spinner = spinner(format!("loading {}", source.describe()));
+        let loaded = builder.build().await;
+        spinner.finish_and_clear();
+        match loaded {
+            Ok(model) => Ok(Arc::new(model)),
+            Err(error) => Err(explain(error, &source, name)),
+        }
+    }
+
+    /// A GGUF mistral.rs reads directly, or the directory it converts to (once, cached).
+    async fn gguf_source(&self, file: &Path) -> anyhow::Result<ModelSource> {
+        let architecture = argus_convert::read_architecture(file)
+            .map_err(|e| UserError::invalid(e.to_string()))?;
+        if !argus_convert::is_convertible(&architecture) {
+            return Ok(ModelSource::gguf(file));
+        }
+        let cache = match &self.convert_cache {
+            Some(dir) => dir.clone(),
+            None => default_convert_cache().ok_or_else(|| {
+                UserError::invalid("no home directory for converted models: pass --convert-cache")
+            })?,
+        };
+        let file = file.to_path_buf();
+        let dir = tokio::task::spawn_blocking(move || convert_with_progress(&file, &cache))
+            .await
+            .context("the conversion task failed")??;
+        Ok(ModelSource::dir(dir))
+    }
+}
+
+/// `~/.cache/argus/converted` (or `$XDG_CACHE_HOME/argus/converted`).
+pub(crate) fn default_convert_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("argus").join("converted"))
+}
+
+/// Converts `file` into `cache` (or reuses an earlier conversion) with a progress bar.
+pub(crate) fn convert_with_progress(file: &Path, cache: &Path) -> anyhow::Result<PathBuf> {
+    let bar = conversion_bar(file);
+    let result = argus_convert::convert_cached_with(
+        file,
+        cache,
+        &argus_convert::ConvertOptions::default(),
+        &mut |progress| show_progress(&bar, &progress),
+    );
+    bar.finish_and_clear();
+    result.map_err(|e| UserError::invalid(e.to_string()).into())
+}
+
+/// A progress bar for converting `file`, on stderr.
+pub(crate) fn conversion_bar(file: &Path) -> ProgressBar {
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} tensors ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("converting {} (once)", file.display()));
+    bar
+}
+
+/// Moves `bar` to `progress`.
+pub(crate) fn show_progress(bar: &ProgressBar, progress: &argus_convert::Progress) {
+    bar.set_length(progress.tensors_total as u64);
+    bar.set_position(progress.tensors_done as u64);
+}
+
+fn spinner(message: String) -> ProgressBar {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_message(message);
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
+}
+
+/// A load failure as one line that says what to do.
+fn explain(error: LoadError, source: &ModelSource, name: &str) -> anyhow::Error {
+    let offline_hint = "use --model with a local model directory or .gguf file, or write an \
+                        offline demo model with `argus demo-model DIR`";
+    match (&error, source) {
+        (LoadError::NotFound { .. } | LoadError::MissingFile { .. }, _) => {
+            UserError::not_found(format!("{error}; {offline_hint}")).into()
+        }
+        (_, ModelSource::Hub { .. }) => UserError::not_found(format!(
+            "cannot load `{name}` from the model hub ({error}); without network access, {offline_hint}"
+        ))
+        .into(),
+        _ => UserError::invalid(error.to_string()).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_resolve_to_presets_paths_or_hub_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let gguf = dir.path().join("m.gguf");
+        std::fs::write(&gguf, b"GGUF").unwrap();
+        assert_eq!(
+            resolve("llama-3.2-3b").unwrap(),
+            Resolved::Preset(PRESETS[1])
+        );
+        assert_eq!(
+            resolve(dir.path().to_str().unwrap()).unwrap(),
+            Resolved::Dir(dir.path().to_path_buf())
+        );
+        assert_eq!(
+            resolve(gguf.to_str().unwrap()).unwrap(),
+            Resolved::Gguf(gguf.clone())
+        );
+        assert_eq!(
+            resolve("meta-llama/Llama-3.2-1B-Instruct").unwrap(),
+            Resolved::Hub("meta-llama/Llama-3.2-1B-Instruct".into())
+        );
+        for missing in ["./nope", "/nope/model.gguf", "model.gguf", "a/b/c"] {
+            assert!(resolve(missing).is_err(), "{missing}");
+        }
+    }
+
+    #[test]
+    fn quantisation_names_parse() {
+        assert_eq!(parse_isq("Q4K").unwrap(), Some(Isq::Q4K));
+        assert_eq!(parse_isq("none").unwrap(), None);
+        assert!(parse_isq("q3").is_err());
     }
 }

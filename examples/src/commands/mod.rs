@@ -1,5 +1,9 @@
 //! The `argus` subcommands, one module each.
 
+pub(crate) mod chat;
+pub(crate) mod demo_model;
 pub(crate) mod eval;
+pub(crate) mod models;
 pub(crate) mod parse;
+pub(crate) mod run;
 pub(crate) mod sessions;

@@ -20,13 +20,21 @@ const INTEGER_BOUND: i64 = 9_007_199_254_740_991;
 /// integers a range, and objects with `properties` `additionalProperties: false`, so every
 /// path through the grammar ends, whatever the weights.
 pub(crate) fn tool_call_schema(tools: &[&ToolSpec], bounds: GrammarBounds) -> Value {
+    let mut definitions = Map::new();
     let calls: Vec<Value> = tools
         .iter()
-        .map(|tool| {
+        .enumerate()
+        .map(|(index, tool)| {
             let mut arguments = tool.parameters.clone();
             if arguments.is_null() {
                 arguments = json!({"type": "object", "properties": {}});
             }
+            hoist_definitions(
+                &mut arguments,
+                &format!("t{index}_"),
+                &mut definitions,
+                bounds,
+            );
             bound(&mut arguments, bounds);
             json!({
                 "type": "object",
@@ -39,14 +47,61 @@ pub(crate) fn tool_call_schema(tools: &[&ToolSpec], bounds: GrammarBounds) -> Va
             })
         })
         .collect();
-    json!({
+    let mut schema = json!({
         "x-guidance": {
             "whitespace_flexible": false,
             "item_separator": ",",
             "key_separator": ":",
         },
         "oneOf": calls,
-    })
+    });
+    if !definitions.is_empty() {
+        schema["$defs"] = Value::Object(definitions);
+    }
+    schema
+}
+
+/// Moves a tool schema's local definitions (`$defs`, `definitions`) to the root of the call
+/// schema under `prefix`, where its `$ref`s (rewritten here) resolve once the schema is nested.
+fn hoist_definitions(
+    arguments: &mut Value,
+    prefix: &str,
+    definitions: &mut Map<String, Value>,
+    bounds: GrammarBounds,
+) {
+    if let Value::Object(object) = arguments {
+        for key in ["$defs", "definitions"] {
+            if let Some(Value::Object(local)) = object.remove(key) {
+                for (name, mut schema) in local {
+                    rewrite_refs(&mut schema, prefix);
+                    bound(&mut schema, bounds);
+                    definitions.insert(format!("{prefix}{name}"), schema);
+                }
+            }
+        }
+    }
+    rewrite_refs(arguments, prefix);
+}
+
+/// Points local `$ref`s at the hoisted definitions.
+fn rewrite_refs(value: &mut Value, prefix: &str) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::String(reference)) = object.get_mut("$ref") {
+                for base in ["#/$defs/", "#/definitions/"] {
+                    if let Some(name) = reference.strip_prefix(base) {
+                        *reference = format!("#/$defs/{prefix}{name}");
+                        break;
+                    }
+                }
+            }
+            for child in object.values_mut() {
+                rewrite_refs(child, prefix);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| rewrite_refs(item, prefix)),
+        _ => {}
+    }
 }
 
 /// Adds the bounds to every subschema of `schema`, in place.
@@ -145,7 +200,10 @@ mod tests {
         assert_eq!(args["properties"]["tags"]["items"]["maxLength"], 256);
         assert_eq!(args["properties"]["count"]["minimum"], 0);
         assert_eq!(args["properties"]["count"]["maximum"], INTEGER_BOUND);
-        assert_eq!(args["$defs"]["Inner"]["properties"]["x"]["maxLength"], 8);
+        assert_eq!(
+            args["$defs"]["Inner"]["properties"]["x"]["maxLength"], 8,
+            "{args:#}"
+        );
         assert_eq!(args["$defs"]["Inner"]["additionalProperties"], false);
     }
 
@@ -159,5 +217,28 @@ mod tests {
             schema["oneOf"][1]["properties"]["parameters"]["type"],
             "object"
         );
+    }
+
+    #[test]
+    fn local_definitions_are_hoisted_and_references_rewritten() {
+        let spec = ToolSpec {
+            name: "image".into(),
+            description: "d".into(),
+            parameters: json!({
+                "type": "object",
+                "properties": {"region": {"$ref": "#/$defs/Region"}},
+                "$defs": {"Region": {"type": "object", "properties": {"x": {"type": "string"}}}}
+            }),
+        };
+        let schema = tool_call_schema(&[&spec], GrammarBounds::default());
+        let arguments = &schema["oneOf"][0]["properties"][ARGUMENTS_KEY];
+        assert!(arguments.get("$defs").is_none());
+        assert_eq!(
+            arguments["properties"]["region"]["$ref"],
+            "#/$defs/t0_Region"
+        );
+        let region = &schema["$defs"]["t0_Region"];
+        assert_eq!(region["properties"]["x"]["maxLength"], 256);
+        assert_eq!(region["additionalProperties"], false);
     }
 }
