@@ -107,7 +107,8 @@ async fn oversized_output_is_cut_by_the_registry() {
         .unwrap();
     assert!(listing.truncated);
     assert!(
-        listing.text.starts_with("{\"entries\":[{\"kind\":\"file\""),
+        // Key order depends on serde_json's `preserve_order` feature (on in a full workspace build).
+        listing.text.starts_with('{') && listing.text.contains("\"entries\":[{"),
         "{}",
         listing.text
     );
