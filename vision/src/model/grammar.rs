@@ -200,11 +200,11 @@ mod tests {
         assert_eq!(args["properties"]["tags"]["items"]["maxLength"], 256);
         assert_eq!(args["properties"]["count"]["minimum"], 0);
         assert_eq!(args["properties"]["count"]["maximum"], INTEGER_BOUND);
-        assert_eq!(
-            args["$defs"]["Inner"]["properties"]["x"]["maxLength"], 8,
-            "{args:#}"
-        );
-        assert_eq!(args["$defs"]["Inner"]["additionalProperties"], false);
+        // Local definitions move to the root (where `$ref`s resolve) and are bounded there.
+        assert_eq!(args["properties"]["nested"]["$ref"], "#/$defs/t0_Inner");
+        let inner = &schema["$defs"]["t0_Inner"];
+        assert_eq!(inner["properties"]["x"]["maxLength"], 8, "{schema:#}");
+        assert_eq!(inner["additionalProperties"], false);
     }
 
     #[test]

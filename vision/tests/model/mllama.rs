@@ -91,6 +91,12 @@ async fn forced_call_is_dispatched_by_the_agent_and_the_run_ends_with_an_answer(
     assert!(steps[1].assistant.tool_calls.is_empty());
     assert_eq!(output.answer, steps[1].assistant.text());
     assert!(steps[1].usage.prompt_tokens > steps[0].usage.prompt_tokens);
+    // The prefix cache is on for this vision model: step 2 extends step 1's prompt.
+    assert!(
+        steps[1].usage.cached_prompt_tokens >= steps[0].usage.prompt_tokens,
+        "{:?}",
+        steps[1].usage
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
