@@ -271,6 +271,13 @@ fn check_string(schema: &Map<String, Value>, text: &str) -> Result<(), String> {
             return Err(format!("must be at most {max} characters"));
         }
     }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+        let regex = regex::Regex::new(pattern)
+            .map_err(|e| format!("the schema's pattern `{pattern}` is not a valid regex: {e}"))?;
+        if !regex.is_match(text) {
+            return Err(format!("must match the pattern `{pattern}`"));
+        }
+    }
     Ok(())
 }
 
@@ -380,6 +387,21 @@ mod tests {
         let v = violation(json!("Paris"));
         assert_eq!(v.path, "");
         assert_eq!(v.message, "expected object, got string");
+    }
+
+    #[test]
+    fn string_patterns_are_checked() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}$"}}
+        });
+        validate_arguments(&schema, &json!({"code": "EUR"})).unwrap();
+        let v = validate_arguments(&schema, &json!({"code": "euro"})).unwrap_err();
+        assert_eq!(v.path, "/code");
+        assert_eq!(v.message, "must match the pattern `^[A-Z]{3}$`");
+        let broken = json!({"type": "string", "pattern": "(unclosed"});
+        let v = validate_arguments(&broken, &json!("x")).unwrap_err();
+        assert!(v.message.contains("not a valid regex"), "{}", v.message);
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub(crate) struct Inspected {
     pub(crate) kind: ModelKind,
     /// The longest image edge the model's preprocessor uses, when known.
     pub(crate) image_edge: Option<u32>,
+    /// The chat template's source, when it can be read before loading (not for hub models).
+    pub(crate) chat_template: Option<String>,
 }
 
 /// Checks a model's files without loading weights, so missing files, unsupported
@@ -80,14 +82,61 @@ pub(crate) fn inspect(options: &ModelOptions) -> Result<Inspected, LoadError> {
             });
         }
     }
-    match &options.source {
-        ModelSource::Dir(dir) => inspect_dir(dir),
-        ModelSource::Gguf(path) => inspect_gguf(path, options.chat_template.is_some()),
-        ModelSource::Hub { .. } => Ok(Inspected {
+    let mut inspected = match &options.source {
+        ModelSource::Dir(dir) => inspect_dir(dir)?,
+        ModelSource::Gguf(path) => inspect_gguf(path, options.chat_template.is_some())?,
+        ModelSource::Hub { .. } => Inspected {
             kind: ModelKind::Hub,
             image_edge: None,
-        }),
+            chat_template: None,
+        },
+    };
+    if let Some(path) = &options.chat_template {
+        inspected.chat_template = Some(read_template_file(path)?);
     }
+    Ok(inspected)
+}
+
+/// The template source of a `.jinja` file, or of the `chat_template` entry of a `.json`
+/// tokenizer config.
+fn read_template_file(path: &Path) -> Result<String, LoadError> {
+    if path.extension().is_some_and(|ext| ext == "jinja") {
+        return std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    template_from_config(&read_json(path)?).ok_or_else(|| LoadError::InvalidConfig {
+        path: path.to_path_buf(),
+        reason: "no `chat_template` entry".into(),
+    })
+}
+
+/// `chat_template` of a tokenizer config: a string, or a list of named templates of which
+/// mistral.rs uses `default`.
+fn template_from_config(config: &Value) -> Option<String> {
+    match &config["chat_template"] {
+        Value::String(template) => Some(template.clone()),
+        Value::Array(named) => named
+            .iter()
+            .find(|t| t["name"] == "default")
+            .and_then(|t| t["template"].as_str())
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// The template a model directory ships: `chat_template.jinja`, else the tokenizer config's.
+fn dir_chat_template(dir: &Path) -> Result<Option<String>, LoadError> {
+    let jinja = dir.join("chat_template.jinja");
+    if jinja.is_file() {
+        return read_template_file(&jinja).map(Some);
+    }
+    let config = dir.join("tokenizer_config.json");
+    if config.is_file() {
+        return Ok(template_from_config(&read_json(&config)?));
+    }
+    Ok(None)
 }
 
 fn read_json(path: &Path) -> Result<Value, LoadError> {
@@ -177,7 +226,11 @@ fn inspect_dir(dir: &Path) -> Result<Inspected, LoadError> {
     } else {
         ModelKind::Text { architecture }
     };
-    Ok(Inspected { kind, image_edge })
+    Ok(Inspected {
+        kind,
+        image_edge,
+        chat_template: dir_chat_template(dir)?,
+    })
 }
 
 /// Checks that the preprocessor agrees with the vision config (mistral.rs assumes it) and
@@ -348,7 +401,8 @@ fn inspect_gguf(path: &Path, has_template: bool) -> Result<Inspected, LoadError>
             return Err(tokenizer_error(&format!("the metadata has no `{key}`")));
         }
     }
-    if !has_template && text("tokenizer.chat_template").is_none() {
+    let chat_template = text("tokenizer.chat_template");
+    if !has_template && chat_template.is_none() {
         return Err(LoadError::InvalidConfig {
             path: path.to_path_buf(),
             reason: "no `tokenizer.chat_template` in the metadata; pass a chat template".into(),
@@ -357,6 +411,7 @@ fn inspect_gguf(path: &Path, has_template: bool) -> Result<Inspected, LoadError>
     Ok(Inspected {
         kind: ModelKind::Gguf { architecture },
         image_edge: None,
+        chat_template,
     })
 }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::grammar::{tool_call_schema, ARGUMENTS_KEY};
 use super::options::{GrammarBounds, ToolPromptFormat};
+use super::template::TemplateRoles;
 
 /// How the model's output is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,22 +26,23 @@ pub(crate) enum OutputMode {
 }
 
 /// The settings that shape a prompt.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct PromptSettings {
     pub(crate) format: ToolPromptFormat,
     pub(crate) bounds: GrammarBounds,
     pub(crate) default_max_tokens: u32,
+    pub(crate) roles: TemplateRoles,
+    /// Tokens a completed grammar may force as its end of sequence (see
+    /// [`GRAMMAR_EOS_NAMES`](super::GRAMMAR_EOS_NAMES)); forced calls stop on them.
+    pub(crate) grammar_stop_ids: Vec<u32>,
 }
-
-/// The role name Llama 3 templates give tool results.
-const TOOL_RESULT_ROLE: &str = "ipython";
 
 /// Builds the mistral.rs request. `images` holds the decoded pixels of every image in the
 /// conversation, by SHA-256.
 pub(crate) fn build_request(
     request: &ChatRequest,
     images: &HashMap<String, DynamicImage>,
-    settings: PromptSettings,
+    settings: &PromptSettings,
 ) -> Result<(RequestBuilder, OutputMode), ModelError> {
     if request.messages.is_empty() {
         return Err(ModelError::InvalidRequest(
@@ -49,11 +51,47 @@ pub(crate) fn build_request(
     }
     let (mode, forced) = output_mode(request)?;
     let mut builder = RequestBuilder::new();
+    for turn in prompt_turns(request, images, settings)? {
+        builder = if turn.pixels.is_empty() {
+            builder.add_message(turn.role, turn.text)
+        } else {
+            builder.add_image_message(turn.role, turn.text, turn.pixels)
+        };
+    }
+    let mut params = sampling(request, settings.default_max_tokens);
+    if forced.is_some() && !settings.grammar_stop_ids.is_empty() {
+        // A complete call is the whole answer: stop strings cannot occur inside the grammar,
+        // and the grammar's own end token must end the sequence.
+        params.stop_toks = Some(StopTokens::Ids(settings.grammar_stop_ids.clone()));
+    }
+    builder = builder.set_sampling(params);
+    if let Some(tools) = forced {
+        builder = builder.set_constraint(Constraint::JsonSchema(tool_call_schema(
+            &tools,
+            settings.bounds,
+        )));
+    }
+    Ok((builder, mode))
+}
+
+/// The conversation as the template will see it: tool instructions in the system turn,
+/// assistant calls written out, tool results in the template's tool role (or a user turn when
+/// it has none), and same-role turns merged when the template requires alternation.
+fn prompt_turns(
+    request: &ChatRequest,
+    images: &HashMap<String, DynamicImage>,
+    settings: &PromptSettings,
+) -> Result<Vec<Turn>, ModelError> {
     let instructions =
         (!request.tools.is_empty()).then(|| tool_instructions(&request.tools, settings.format));
     let has_system = request.messages.iter().any(|m| m.role == Role::System);
+    let mut turns: Vec<Turn> = Vec::with_capacity(request.messages.len() + 1);
     if let (Some(instructions), false) = (&instructions, has_system) {
-        builder = builder.add_message(TextMessageRole::System, instructions);
+        turns.push(Turn {
+            role: TextMessageRole::System,
+            text: instructions.clone(),
+            pixels: Vec::new(),
+        });
     }
     let mut instructions_added = !has_system;
     for message in &request.messages {
@@ -68,12 +106,6 @@ pub(crate) fn build_request(
             }
             instructions_added = true;
         }
-        let role = match message.role {
-            Role::System => TextMessageRole::System,
-            Role::User => TextMessageRole::User,
-            Role::Assistant => TextMessageRole::Assistant,
-            Role::Tool => TextMessageRole::Custom(TOOL_RESULT_ROLE.into()),
-        };
         let pixels = message
             .images()
             .map(|image| {
@@ -82,20 +114,52 @@ pub(crate) fn build_request(
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        builder = if pixels.is_empty() {
-            builder.add_message(role, text)
-        } else {
-            builder.add_image_message(role, text, pixels)
+        let role = match (message.role, settings.roles.tool_role) {
+            (Role::System, _) => TextMessageRole::System,
+            (Role::User, _) => TextMessageRole::User,
+            (Role::Assistant, _) => TextMessageRole::Assistant,
+            (Role::Tool, Some(tool_role)) => TextMessageRole::Custom(tool_role.into()),
+            (Role::Tool, None) => {
+                text = tool_result_as_user_text(message, &text);
+                TextMessageRole::User
+            }
         };
+        let turn = Turn { role, text, pixels };
+        match turns.last_mut() {
+            Some(last) if settings.roles.alternating && last.role == turn.role => last.merge(turn),
+            _ => turns.push(turn),
+        }
     }
-    builder = builder.set_sampling(sampling(request, settings.default_max_tokens));
-    if let Some(tools) = forced {
-        builder = builder.set_constraint(Constraint::JsonSchema(tool_call_schema(
-            &tools,
-            settings.bounds,
-        )));
+    Ok(turns)
+}
+
+/// One turn of the rendered prompt.
+struct Turn {
+    role: TextMessageRole,
+    text: String,
+    pixels: Vec<DynamicImage>,
+}
+
+impl Turn {
+    /// Appends a following turn of the same role (for templates that require alternation).
+    fn merge(&mut self, next: Turn) {
+        if self.text.trim().is_empty() {
+            self.text = next.text;
+        } else if !next.text.trim().is_empty() {
+            self.text = format!("{}\n\n{}", self.text.trim_end(), next.text);
+        }
+        self.pixels.extend(next.pixels);
     }
-    Ok((builder, mode))
+}
+
+/// A tool result written for a template without a tool role: the tool's name says whose
+/// output it is, and failures are marked as such.
+fn tool_result_as_user_text(message: &Message, text: &str) -> String {
+    match &message.tool_result {
+        Some(info) if info.error.is_some() => format!("Tool `{}` failed: {text}", info.name),
+        Some(info) => format!("Tool `{}` returned: {text}", info.name),
+        None => format!("Tool result: {text}"),
+    }
 }
 
 /// The output mode and, for forced calls, the tools the grammar allows.
@@ -267,7 +331,7 @@ fn python_literal(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argus_core::{parse_tool_calls, ToolCallFormat};
+    use argus_core::{parse_tool_calls, ToolCallFormat, ToolErrorKind, ToolResultInfo};
 
     fn call() -> ToolCall {
         ToolCall {
@@ -301,6 +365,94 @@ mod tests {
         ] {
             assert!(pythonic.contains(arg), "{pythonic} lacks {arg}");
         }
+    }
+
+    fn settings(roles: TemplateRoles) -> PromptSettings {
+        PromptSettings {
+            format: ToolPromptFormat::Llama31Json,
+            bounds: GrammarBounds::default(),
+            default_max_tokens: 64,
+            roles,
+            grammar_stop_ids: Vec::new(),
+        }
+    }
+
+    /// A user question, a call of two tools and both results (one failed), then a follow-up.
+    fn tool_turn_conversation() -> ChatRequest {
+        let result = |id: &str, name: &str, error| ToolResultInfo {
+            call_id: id.into(),
+            name: name.into(),
+            error,
+            duration_us: 0,
+        };
+        let mut request = ChatRequest::new(vec![
+            Message::system("Be brief."),
+            Message::user("What is 17 times 23?"),
+            Message::assistant_with_calls("", vec![call(), call()]),
+            Message::tool_result(result("call_1", "calculator", None), "391"),
+            Message::tool_result(
+                result("call_2", "clock", Some(ToolErrorKind::Timeout)),
+                "timed out",
+            ),
+            Message::user("Thanks. And plus 9?"),
+        ]);
+        request.tools = vec![ToolSpec {
+            name: "calculator".into(),
+            description: "math".into(),
+            parameters: json!({"type": "object"}),
+        }];
+        request
+    }
+
+    fn roles_and_texts(turns: &[Turn]) -> Vec<(TextMessageRole, &str)> {
+        turns
+            .iter()
+            .map(|t| (t.role.clone(), t.text.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn llama_templates_get_one_tool_turn_per_result() {
+        let request = tool_turn_conversation();
+        let turns =
+            prompt_turns(&request, &HashMap::new(), &settings(TemplateRoles::LLAMA)).unwrap();
+        let roles: Vec<_> = turns.iter().map(|t| t.role.clone()).collect();
+        let ipython = TextMessageRole::Custom("ipython".into());
+        assert_eq!(
+            roles,
+            [
+                TextMessageRole::System,
+                TextMessageRole::User,
+                TextMessageRole::Assistant,
+                ipython.clone(),
+                ipython,
+                TextMessageRole::User
+            ]
+        );
+        assert!(turns[0].text.starts_with("Be brief.\n\nYou have access"));
+        assert_eq!(turns[3].text, "391");
+    }
+
+    #[test]
+    fn templates_without_a_tool_role_get_alternating_user_turns() {
+        let request = tool_turn_conversation();
+        let gemma = TemplateRoles {
+            tool_role: None,
+            alternating: true,
+        };
+        let turns = prompt_turns(&request, &HashMap::new(), &settings(gemma)).unwrap();
+        let texts = roles_and_texts(&turns);
+        assert_eq!(texts.len(), 4, "{texts:?}");
+        assert_eq!(texts[1], (TextMessageRole::User, "What is 17 times 23?"));
+        assert_eq!(texts[2].0, TextMessageRole::Assistant);
+        assert_eq!(
+            texts[3],
+            (
+                TextMessageRole::User,
+                "Tool `calculator` returned: 391\n\nTool `clock` failed: timed out\n\n\
+                 Thanks. And plus 9?"
+            )
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod load;
 mod messages;
 mod options;
 mod stream;
+mod template;
 mod usage;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,6 +22,7 @@ use crate::images::ImageLoader;
 use load::ModelKind;
 use messages::{OutputMode, PromptSettings};
 use stream::{engine_error, Assembler};
+use template::TemplateRoles;
 use usage::PrefixTracker;
 
 pub use error::LoadError;
@@ -169,6 +171,7 @@ impl MistralRsModelBuilder {
         let inspected = load::inspect(&options)?;
         let started = std::time::Instant::now();
         let model = load::build(&options, &inspected).await?;
+        let grammar_stop_ids = grammar_stop_ids(&model).await;
         let category =
             model
                 .config()
@@ -206,6 +209,11 @@ impl MistralRsModelBuilder {
                     format: options.tool_format,
                     bounds: options.grammar,
                     default_max_tokens: options.default_max_tokens,
+                    roles: inspected
+                        .chat_template
+                        .as_deref()
+                        .map_or(TemplateRoles::LLAMA, TemplateRoles::from_template),
+                    grammar_stop_ids,
                 },
                 loader: ImageLoader::new()
                     .with_limits(options.image_limits)
@@ -215,6 +223,32 @@ impl MistralRsModelBuilder {
             }),
         })
     }
+}
+
+/// The token names llguidance's token trie takes as end of sequence (the last of them in the
+/// vocabulary's added tokens wins). A complete grammar forces that token, which need not be
+/// one of the model's own end tokens: Gemma's vocabulary has `</s>` besides `<eos>`, and
+/// without stopping on it a forced call would pad itself with `</s>` up to the length limit.
+pub(crate) const GRAMMAR_EOS_NAMES: [&str; 5] = [
+    "</s>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<｜end▁of▁sentence｜>",
+    "<eos>",
+];
+
+/// The ids of [`GRAMMAR_EOS_NAMES`] that are single tokens of the model's vocabulary.
+async fn grammar_stop_ids(model: &mistralrs::Model) -> Vec<u32> {
+    let mut ids = Vec::new();
+    for name in GRAMMAR_EOS_NAMES {
+        let text = either::Either::Right(name.to_string());
+        if let Ok(tokens) = model.tokenize(text, None, false, false, None).await {
+            if let [id] = tokens[..] {
+                ids.push(id);
+            }
+        }
+    }
+    ids
 }
 
 impl MistralRsModel {
@@ -316,7 +350,7 @@ impl MistralRsModel {
         streaming: bool,
     ) -> Result<(tokio::sync::mpsc::Receiver<Response>, OutputMode, usize), ModelError> {
         let images = self.decode_images(request).await?;
-        let (builder, mode) = messages::build_request(request, &images, self.inner.settings)?;
+        let (builder, mode) = messages::build_request(request, &images, &self.inner.settings)?;
         let hits = self.prefix_cache_stats().0;
         let rx = stream::send(&self.inner.model, &self.inner.category, builder, streaming).await?;
         Ok((rx, mode, hits))

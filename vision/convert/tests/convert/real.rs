@@ -1,5 +1,6 @@
-//! The real Gemma 3 270M GGUF, when `ARGUS_GEMMA_GGUF` points at it (CI sets it; elsewhere these tests skip
-//! with a printed reason).
+//! The real Gemma 3 270M GGUF, when `ARGUS_GEMMA_GGUF` points at it. Elsewhere these tests
+//! skip with a printed reason, unless `ARGUS_REQUIRE_REAL_MODEL` is set (as `.ci/run` does):
+//! then a missing model fails them.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,12 @@ use serde_json::Value;
 const ENV: &str = "ARGUS_GEMMA_GGUF";
 
 fn real_gguf() -> Option<PathBuf> {
+    let required = std::env::var_os("ARGUS_REQUIRE_REAL_MODEL").is_some_and(|v| !v.is_empty());
+    let found = std::env::var_os(ENV).filter(|p| PathBuf::from(p).is_file());
+    assert!(
+        found.is_some() || !required,
+        "ARGUS_REQUIRE_REAL_MODEL is set but {ENV} does not name the Gemma 3 270M GGUF"
+    );
     match std::env::var_os(ENV) {
         Some(p) if PathBuf::from(&p).is_file() => Some(PathBuf::from(p)),
         Some(p) => {
