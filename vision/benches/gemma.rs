@@ -13,20 +13,35 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use argus_convert::{convert, ConvertOptions};
-use argus_core::{Agent, AgentEvent};
+use argus_core::{Agent, AgentEvent, ChatModel, ChatRequest, Message, StreamEvent};
 use argus_vision::{Isq, MistralRsModel, ModelSource};
 use futures::StreamExt;
 use mistralrs::{RequestBuilder, Response, SamplingParams, TextMessageRole};
 
-const RUNS: usize = 7;
+const RUNS: usize = 15;
 const WARMUP: usize = 1;
-const MAX_TOKENS: u32 = 96;
+const MAX_TOKENS: u32 = 64;
+/// About 450 tokens with the template, so the prompt phase is long enough to time well.
 const USER: &str = "Read the passage and explain it in your own words.\n\nWater is a chemical \
     compound of hydrogen and oxygen. Each molecule has one oxygen atom bonded to two hydrogen \
     atoms, and the bonds form an angle of about 104.5 degrees. Because oxygen pulls electrons \
     more strongly than hydrogen, the molecule is polar, and neighbouring molecules attract each \
     other through hydrogen bonds. These bonds explain why water has a high boiling point for \
-    such a small molecule, why ice floats, and why water dissolves so many salts and sugars.";
+    such a small molecule, why ice floats, and why water dissolves so many salts and sugars. \
+    Liquid water is densest at about four degrees Celsius, so in winter the coldest water rises \
+    and freezes at the surface while deeper water stays liquid, which lets fish survive under \
+    the ice. Its high heat capacity means oceans store enormous amounts of energy, moderating \
+    coastal climates and driving currents that carry heat from the equator toward the poles. \
+    Evaporation from the sea surface lifts water into the atmosphere, where it condenses into \
+    clouds and returns as rain or snow, feeding rivers, lakes and groundwater before flowing \
+    back to the sea. Living cells are mostly water: it transports nutrients, carries away \
+    waste, and takes part directly in reactions such as photosynthesis, in which plants split \
+    water molecules using light and release the oxygen we breathe. In industry water cools \
+    power stations, dissolves and carries chemicals, and is turned into steam to drive \
+    turbines. Because so much depends on it, clean water is one of the most valuable \
+    resources on Earth, and protecting rivers and aquifers from pollution is a task for \
+    every generation. Scientists still study its unusual properties, such as the many \
+    crystal forms of ice at high pressure and the way water behaves in narrow channels.";
 
 /// One streamed generation, timed.
 struct Sample {
@@ -117,12 +132,15 @@ async fn measure(dir: &Path, isq: Option<Isq>) {
     );
 
     let mut direct_samples = Vec::new();
+    let mut model_samples = Vec::new();
     let mut agent_samples = Vec::new();
     for run in 0..WARMUP + RUNS {
-        let direct_sample = direct(&model, &system_prompt(2 * run)).await;
-        let agent_sample = through_agent(&model, &system_prompt(2 * run + 1)).await;
+        let direct_sample = direct(&model, &system_prompt(3 * run)).await;
+        let model_sample = through_chat_model(&model, &system_prompt(3 * run + 1)).await;
+        let agent_sample = through_agent(&model, &system_prompt(3 * run + 2)).await;
         if run >= WARMUP {
             direct_samples.push(direct_sample);
+            model_samples.push(model_sample);
             agent_samples.push(agent_sample);
         }
     }
@@ -135,9 +153,11 @@ async fn measure(dir: &Path, isq: Option<Isq>) {
     );
     let report = |name: &str, tps: fn(&Sample) -> f64| {
         let d = median(direct_samples.iter().map(tps).collect());
+        let m = median(model_samples.iter().map(tps).collect());
         let a = median(agent_samples.iter().map(tps).collect());
         println!(
-            "  {name:<7} direct {d:7.1} tok/s   agent {a:7.1} tok/s   ({:+.1}%)",
+            "  {name:<7} direct {d:7.1} tok/s   ChatModel {m:7.1} tok/s ({:+.1}%)   agent {a:7.1} tok/s ({:+.1}%)",
+            (m / d - 1.0) * 100.0,
             (a / d - 1.0) * 100.0
         );
     };
@@ -187,6 +207,35 @@ async fn direct(model: &MistralRsModel, system: &str) -> Sample {
         completion_tokens: usage.completion_tokens as u64,
         text,
     }
+}
+
+/// The same request through `ChatModel::chat_stream`.
+async fn through_chat_model(model: &MistralRsModel, system: &str) -> Sample {
+    let request = ChatRequest {
+        max_tokens: Some(MAX_TOKENS),
+        ..ChatRequest::new(vec![Message::system(system), Message::user(USER)])
+    };
+    let started = Instant::now();
+    let mut stream = model.chat_stream(request).await.unwrap();
+    let mut first_token = None;
+    while let Some(event) = stream.next().await {
+        match event.unwrap() {
+            StreamEvent::TextDelta { .. } => {
+                first_token.get_or_insert_with(|| started.elapsed());
+            }
+            StreamEvent::Done { response } => {
+                return Sample {
+                    first_token: first_token.unwrap(),
+                    total: started.elapsed(),
+                    prompt_tokens: response.usage.prompt_tokens,
+                    completion_tokens: response.usage.completion_tokens,
+                    text: response.message.text(),
+                };
+            }
+            _ => {}
+        }
+    }
+    panic!("the stream ended without a response")
 }
 
 /// The same request as an agent run (one step, no tools), streamed.
