@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
@@ -12,6 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
+use crate::checkpoint::Checkpointer;
 use crate::error::{code, sqlite_code, Error};
 
 /// The schema migrations in `memory/migrations/`, embedded at build time.
@@ -69,6 +71,8 @@ pub(crate) struct Pools {
     pub(crate) writer: SqlitePool,
     /// Readers (`query_only`); in WAL mode they never wait for the writer.
     pub(crate) reader: SqlitePool,
+    /// Checkpoints the write-ahead log in the background (database files only).
+    pub(crate) checkpointer: Option<Arc<Checkpointer>>,
 }
 
 /// The newest schema version this build knows.
@@ -97,7 +101,9 @@ pub(crate) async fn open_file(path: &Path, durability: Durability) -> Result<Poo
         .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(durability.synchronous());
+        .synchronous(durability.synchronous())
+        // Checkpoints run on their own connection (see `checkpoint`), not inside commits.
+        .pragma("wal_autocheckpoint", "0");
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -106,13 +112,22 @@ pub(crate) async fn open_file(path: &Path, durability: Durability) -> Result<Poo
         .await
         .map_err(|e| classify(path, e))?;
     migrate(path, &writer).await?;
+    let checkpoint_connection = options
+        .clone()
+        .connect()
+        .await
+        .map_err(|e| classify(path, e))?;
 
     let reader = SqlitePoolOptions::new()
         .max_connections(READERS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
         .connect_lazy_with(options.pragma("query_only", "ON"));
-    Ok(Pools { writer, reader })
+    Ok(Pools {
+        writer,
+        reader,
+        checkpointer: Some(Arc::new(Checkpointer::start(checkpoint_connection))),
+    })
 }
 
 /// A private in-memory database: one connection shared by readers and writers (a second
@@ -134,6 +149,7 @@ pub(crate) async fn open_in_memory() -> Result<Pools, Error> {
     Ok(Pools {
         writer: pool.clone(),
         reader: pool,
+        checkpointer: None,
     })
 }
 

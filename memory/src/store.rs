@@ -101,6 +101,9 @@ impl SqliteMemory {
     /// Closes the connections (checkpointing the write-ahead log into the database file).
     /// Operations on any clone fail afterwards.
     pub async fn close(&self) {
+        if let Some(checkpointer) = &self.pools.checkpointer {
+            checkpointer.close().await;
+        }
         self.pools.reader.close().await;
         self.pools.writer.close().await;
     }
@@ -108,11 +111,16 @@ impl SqliteMemory {
     /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so a writer in
     /// another process waits (busy timeout) instead of failing when it would upgrade a read.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, MemoryError> {
-        self.pools
+        let tx = self
+            .pools
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
-            .map_err(db("starting a write transaction"))
+            .map_err(db("starting a write transaction"))?;
+        if let Some(checkpointer) = &self.pools.checkpointer {
+            checkpointer.wrote();
+        }
+        Ok(tx)
     }
 
     /// A read transaction: one consistent snapshot across several queries.

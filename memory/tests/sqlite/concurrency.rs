@@ -91,3 +91,33 @@ async fn separate_handles_take_turns_for_the_write_lock() -> anyhow::Result<()> 
     }
     assert_consistent(&db.path).await
 }
+
+/// Commits do not checkpoint (the writer's automatic checkpoint is off): the background task
+/// copies the log into the database file shortly after, and closing removes the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_checkpointed_in_the_background() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let file_len = || std::fs::metadata(&db.path).map(|m| m.len());
+    // Settle the migrations' own pages, then measure.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = file_len()?;
+    write_sessions(std::slice::from_ref(&memory), 4, 100).await?;
+    let mut after = file_len()?;
+    for _ in 0..50 {
+        if after > before + 64 * 1024 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = file_len()?;
+    }
+    assert!(
+        after > before + 64 * 1024,
+        "the database file stayed at {after} bytes (from {before}): nothing was checkpointed"
+    );
+    let wal = db.dir.path().join("memory.db-wal");
+    assert!(wal.exists());
+    memory.close().await;
+    assert!(!wal.exists(), "closing leaves the log behind");
+    assert_consistent(&db.path).await
+}

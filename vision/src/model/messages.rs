@@ -31,6 +31,7 @@ pub(crate) struct PromptSettings {
     pub(crate) format: ToolPromptFormat,
     pub(crate) bounds: GrammarBounds,
     pub(crate) default_max_tokens: u32,
+    /// What the chat template can render (tool role, alternation).
     pub(crate) roles: TemplateRoles,
     /// Tokens a completed grammar may force as its end of sequence (see
     /// [`GRAMMAR_EOS_NAMES`](super::GRAMMAR_EOS_NAMES)); forced calls stop on them.
