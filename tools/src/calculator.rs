@@ -21,6 +21,7 @@ pub struct CalculatorArgs {
     /// Arithmetic expression, e.g. `2 * (3 + 4) ^ 2 / sqrt(16)`. Operators: + - * / ^ %;
     /// functions: sqrt abs sin cos tan (radians) ln log10 exp floor ceil round min max;
     /// constants: pi e.
+    #[schemars(length(min = 1))]
     pub expression: String,
 }
 
@@ -424,7 +425,7 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argus_core::{ToolCall, ToolRegistry};
+    use argus_core::{ToolCall, ToolErrorKind, ToolRegistry};
     use serde_json::json;
 
     fn eval(expression: &str) -> f64 {
@@ -577,5 +578,22 @@ mod tests {
             failure.to_model_text(),
             "error (failed): division by zero at character 2"
         );
+    }
+
+    #[tokio::test]
+    async fn the_schema_refuses_an_empty_expression() {
+        let mut tools = ToolRegistry::new();
+        tools.register(Calculator).unwrap();
+        assert_eq!(
+            tools.specs()[0].parameters["properties"]["expression"]["minLength"],
+            1
+        );
+        let call = ToolCall::new("calculator", json!({ "expression": "" }));
+        let failure = tools
+            .call(&call, ToolContext::new("c"))
+            .await
+            .result
+            .unwrap_err();
+        assert_eq!(failure.kind, ToolErrorKind::InvalidArguments);
     }
 }
