@@ -5,41 +5,15 @@
 #![allow(clippy::unwrap_used)]
 
 use argus_core::{
-    async_trait, validate_arguments, Agent, ChatModel, ChatRequest, ChatResponse, ChatStream,
-    ContextStrategy, Memory, Message, ModelError, Role, SessionId, ToolChoice, ToolErrorKind,
+    validate_arguments, Agent, ContextStrategy, Memory, Message, SessionId, ToolErrorKind,
 };
 use argus_memory::SqliteMemory;
 use argus_tools::Calculator;
-use argus_vision::testkit::{write_gguf, GgufSpec};
+use argus_vision::testkit::{write_gguf, CallOnceThenAnswer, GgufSpec};
 use argus_vision::{GrammarBounds, MistralRsModel, ModelSource};
 
 /// Longest calculator expression the grammar lets the model write.
 const MAX_EXPRESSION: u32 = 24;
-
-/// Forces a tool call while the user has the last word, and plain text once a tool result came
-/// back: an agent with this model calls exactly one tool, then answers. (The agent applies one
-/// tool choice to every step, so the switch lives in the model, as in `argus-vision`'s tests.)
-struct CallOnceThenAnswer<M>(M);
-
-fn policy(request: &ChatRequest) -> ToolChoice {
-    match request.messages.last().map(|m| m.role) {
-        Some(Role::Tool) => ToolChoice::None,
-        _ => ToolChoice::Required,
-    }
-}
-
-#[async_trait]
-impl<M: ChatModel> ChatModel for CallOnceThenAnswer<M> {
-    async fn chat(&self, mut request: ChatRequest) -> Result<ChatResponse, ModelError> {
-        request.tool_choice = policy(&request);
-        self.0.chat(request).await
-    }
-
-    async fn chat_stream(&self, mut request: ChatRequest) -> Result<ChatStream, ModelError> {
-        request.tool_choice = policy(&request);
-        self.0.chat_stream(request).await
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_calculator_call_runs_to_an_answer_and_every_step_is_stored() -> anyhow::Result<()>

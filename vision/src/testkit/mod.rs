@@ -22,12 +22,14 @@
 //! assert_eq!(std::fs::read(&path).unwrap()[..4], *b"GGUF");
 //! ```
 
+mod call_once;
 mod gguf;
 mod mllama;
 mod tokenizer;
 
 use std::path::PathBuf;
 
+pub use call_once::CallOnceThenAnswer;
 pub use gguf::{write_gguf, GgufSpec, GgufWeights};
 pub use mllama::{write_mllama, MllamaSpec};
 pub use tokenizer::{

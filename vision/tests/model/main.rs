@@ -8,9 +8,7 @@ mod errors;
 mod gguf;
 mod mllama;
 
-use argus_core::{
-    async_trait, ChatModel, ChatRequest, ChatResponse, ChatStream, ModelError, Role, ToolChoice,
-};
+pub use argus_vision::testkit::CallOnceThenAnswer;
 use argus_vision::testkit::{write_gguf, write_mllama, GgufSpec, MllamaSpec};
 use argus_vision::{MistralRsModel, ModelSource};
 use schemars::JsonSchema;
@@ -56,28 +54,4 @@ pub async fn gguf(dir: &std::path::Path) -> MistralRsModel {
         .build()
         .await
         .unwrap()
-}
-
-/// Forces a tool call while the last message is the user's, and plain text once a tool result
-/// came back: an agent with this model calls exactly one tool, then answers.
-pub struct CallOnceThenAnswer<M>(pub M);
-
-#[async_trait]
-impl<M: ChatModel> ChatModel for CallOnceThenAnswer<M> {
-    async fn chat(&self, mut request: ChatRequest) -> Result<ChatResponse, ModelError> {
-        request.tool_choice = policy(&request);
-        self.0.chat(request).await
-    }
-
-    async fn chat_stream(&self, mut request: ChatRequest) -> Result<ChatStream, ModelError> {
-        request.tool_choice = policy(&request);
-        self.0.chat_stream(request).await
-    }
-}
-
-fn policy(request: &ChatRequest) -> ToolChoice {
-    match request.messages.last().map(|m| m.role) {
-        Some(Role::Tool) => ToolChoice::None,
-        _ => ToolChoice::Required,
-    }
 }
