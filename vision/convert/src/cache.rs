@@ -4,13 +4,14 @@
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::convert::{convert, prepare_output, ConvertOptions, OutputDType, Progress, Stage};
+use crate::convert::{
+    convert, prepare_output, unique_suffix, ConvertOptions, OutputDType, Progress, Stage,
+};
 use crate::error::{Error, Result};
 
 /// The manifest that marks a cache entry complete.
@@ -218,16 +219,7 @@ fn newest_mtime(dir: &Path) -> Option<SystemTime> {
 
 /// A temporary directory name unique to this process and call.
 fn temp_name(key: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        ".tmp-{key}-{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!(".tmp-{key}-{}", unique_suffix())
 }
 
 /// The SHA-256 of a file's content, as lowercase hex (what [`convert_cached`] names cache entries by).

@@ -3,6 +3,8 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::arch;
 use crate::config::{self, ConfigContext, WeightFacts};
@@ -255,10 +257,25 @@ pub fn convert(
     })
 }
 
+/// A suffix unique to this process, thread and call, for temporary names: concurrent conversions in one process
+/// must not share a probe or a temporary directory.
+pub(crate) fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Creates `dir` and proves it writable with a probe file, so an unwritable output fails before any work.
 pub(crate) fn prepare_output(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::not_writable(dir, e))?;
-    let probe = dir.join(format!(".argus-convert-probe-{}", std::process::id()));
+    let probe = dir.join(format!(".argus-convert-probe-{}", unique_suffix()));
     File::create(&probe).map_err(|e| Error::not_writable(dir, e))?;
     fs::remove_file(&probe).map_err(|e| Error::not_writable(dir, e))?;
     Ok(())
@@ -287,4 +304,27 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
     file.write_all(bytes).map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_probes_of_one_directory_do_not_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| (0..200).try_for_each(|_| prepare_output(dir.path()))))
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        });
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no probe is left behind"
+        );
+    }
 }
