@@ -1,10 +1,11 @@
 //! Runs the example programs that need no model weights, as a user would run them.
 //!
-//! The examples are built once with `cargo build -p argus-examples --examples` in the same
-//! target directory (fast when they are up to date; see the note on dev-dependencies in
-//! `tests/Cargo.toml`), then each binary is run directly. Cargo releases its build lock
-//! before it runs test binaries, so the nested `cargo` only waits for other builds that
-//! happen to run at the same time.
+//! The examples are built once with `cargo build --workspace --examples` in the same target
+//! directory, then each binary is run directly. `--workspace` unifies features exactly as
+//! `cargo test --workspace` does, so under that command the nested build reuses every artefact
+//! the test build made instead of compiling tokio, sqlx and mistral.rs a second time. Cargo
+//! releases its build lock before it runs test binaries, so the nested `cargo` only waits for
+//! other builds that happen to run at the same time.
 
 #![allow(clippy::unwrap_used)]
 
@@ -21,9 +22,18 @@ fn examples() -> &'static HashMap<String, PathBuf> {
     EXAMPLES.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let build = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // Cargo gives this test process the package's `CARGO_MANIFEST_DIR`, `CARGO_PKG_*` and so on.
+        // Build scripts that read them (ring's does) would see values the outer build did not, and
+        // cargo would rebuild them and everything above them, in both builds, every time.
+        for (name, _) in std::env::vars_os() {
+            if is_set_by_cargo_for_tests(&name.to_string_lossy()) {
+                build.env_remove(name);
+            }
+        }
+        let build = build
             .current_dir(workspace)
-            .args(["build", "-p", "argus-examples", "--examples"])
+            .args(["build", "--workspace", "--examples"])
             .args(["--message-format", "json-render-diagnostics"])
             .stderr(Stdio::inherit())
             .output()
@@ -41,6 +51,23 @@ fn examples() -> &'static HashMap<String, PathBuf> {
             })
             .collect()
     })
+}
+
+/// Whether cargo sets the environment variable `name` for the package whose tests it runs, as
+/// opposed to variables that configure cargo itself (`CARGO`, `CARGO_HOME`, `CARGO_TARGET_DIR`, …).
+fn is_set_by_cargo_for_tests(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// Runs an example with `args`; returns its output, whatever its exit status.
