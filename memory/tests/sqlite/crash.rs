@@ -3,7 +3,8 @@
 //!
 //! The child is this test binary run again with [`CHILD_ENV`] set, filtered to one of the
 //! `*_child` entries below, which return at once in a normal test run. A child prints
-//! `committed <run> <index>` after each `append_step` returns. After every kill the parent
+//! `ready` once the database is open and `committed <run> <index>` after each `append_step`
+//! returns. After every kill the parent
 //! checks the file is intact, every reported step is there, no step is partial, and the
 //! interrupted run resumes.
 //!
@@ -15,10 +16,11 @@
 #![cfg(unix)]
 
 use std::collections::BTreeSet;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argus_core::{
@@ -34,6 +36,8 @@ use serde_json::json;
 use crate::common::{assert_consistent, tool_result, TempDb};
 
 const CHILD_ENV: &str = "ARGUS_MEMORY_CRASH_CHILD_DB";
+/// Set to a number to replay the kill moments of an earlier run (each run prints its seed).
+const SEED_ENV: &str = "ARGUS_MEMORY_CRASH_SEED";
 const SESSION: &str = "crash";
 
 type Reported = BTreeSet<(String, u32)>;
@@ -42,12 +46,18 @@ type Reported = BTreeSet<(String, u32)>;
 struct Rng(u64);
 
 impl Rng {
+    /// Seeded from [`SEED_ENV`] when it is set, from the clock otherwise.
     fn seeded() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
-        println!("seed {nanos}");
-        Rng(nanos | 1)
+        let seed = std::env::var(SEED_ENV)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+        println!("seed {seed} (replay with {SEED_ENV}={seed})");
+        Rng(seed | 1)
     }
 
     fn next(&mut self) -> u64 {
@@ -57,33 +67,74 @@ impl Rng {
         self.0
     }
 
-    /// Every fifth kill lands in start-up (open, migration), the others anywhere in the
-    /// first 165 ms of writing.
-    fn kill_delay(&mut self, round: usize) -> Duration {
-        Duration::from_millis(if round.is_multiple_of(5) {
-            self.next() % 15
+    /// Every fifth kill lands in start-up (process start, open, migration), the others
+    /// anywhere in the first 150 ms after the database is open.
+    fn kill_moment(&mut self, round: usize) -> KillMoment {
+        if round.is_multiple_of(5) {
+            KillMoment::StartUp(Duration::from_millis(self.next() % 15))
         } else {
-            15 + self.next() % 150
-        })
+            KillMoment::AfterOpen(Duration::from_millis(self.next() % 150))
+        }
     }
 }
 
-/// Runs the child `entry` on `path`, kills it after `delay`, and returns the steps it
-/// reported committed.
-fn spawn_and_kill(path: &Path, entry: &str, delay: Duration) -> anyhow::Result<Reported> {
+/// When the parent kills a child.
+#[derive(Debug, Clone, Copy)]
+enum KillMoment {
+    /// This long after the process was spawned.
+    StartUp(Duration),
+    /// This long after the child reported its database open, so a slow start (a loaded
+    /// machine) does not eat the time meant for writing.
+    AfterOpen(Duration),
+}
+
+/// How long a child may take to open the database before the round fails.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs the child `entry` on `path`, kills it at `moment`, and returns the steps it reported
+/// committed.
+fn spawn_and_kill(path: &Path, entry: &str, moment: KillMoment) -> anyhow::Result<Reported> {
     let mut child = Command::new(std::env::current_exe()?)
         .args(["--exact", entry, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    std::thread::sleep(delay);
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // The harness's `test <name> ... ` may precede the first line.
+            if line.ends_with("ready") {
+                let _ = ready_tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    match moment {
+        KillMoment::StartUp(delay) => std::thread::sleep(delay),
+        KillMoment::AfterOpen(delay) => {
+            // A child that exits before it is ready closes the channel; the status check
+            // below then reports its error.
+            if let Err(mpsc::RecvTimeoutError::Timeout) = ready_rx.recv_timeout(OPEN_TIMEOUT) {
+                let _ = child.kill();
+                anyhow::bail!("the child did not open the database within {OPEN_TIMEOUT:?}");
+            }
+            std::thread::sleep(delay);
+        }
+    }
     child.kill()?;
     let status = child.wait()?;
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut stdout)?;
-    }
+    let lines = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("the stdout reader panicked"))?;
+    let mut stderr = String::new();
     if let Some(mut err) = child.stderr.take() {
         err.read_to_string(&mut stderr)?;
     }
@@ -92,8 +143,7 @@ fn spawn_and_kill(path: &Path, entry: &str, delay: Duration) -> anyhow::Result<R
         "the child was not killed but exited with {status}: {stderr}"
     );
     let mut reported = Reported::new();
-    for line in stdout.lines() {
-        // The harness's `test <name> ... ` may precede the first line.
+    for line in &lines {
         if let Some((_, rest)) = line.split_once("committed ") {
             let (run, index) = rest
                 .split_once(' ')
@@ -115,6 +165,7 @@ fn as_child(body: impl AsyncFnOnce(SqliteMemory) -> anyhow::Result<()>) {
         .unwrap();
     let result = runtime.block_on(async {
         let memory = SqliteMemory::open(Path::new(&path)).await?;
+        println!("ready");
         body(memory).await
     });
     eprintln!("crash child failed: {result:?}");
@@ -303,8 +354,8 @@ fn agent_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
     let mut unfinished: Option<RunSummary> = None;
 
     for round in 0..KILLS {
-        let delay = rng.kill_delay(round);
-        let new = spawn_and_kill(&db.path, "crash::agent_child", delay)
+        let moment = rng.kill_moment(round);
+        let new = spawn_and_kill(&db.path, "crash::agent_child", moment)
             .map_err(|e| e.context(format!("round {round}")))?;
         if let Some(run) = &unfinished {
             if new.contains(&(run.run_id.to_string(), run.steps)) {
@@ -448,9 +499,9 @@ fn appended_steps_survive_sigkill_exactly() -> anyhow::Result<()> {
         .build()?;
     let mut reported = Reported::new();
     for round in 0..KILLS {
-        let delay = rng.kill_delay(round);
+        let moment = rng.kill_moment(round);
         reported.extend(
-            spawn_and_kill(&db.path, "crash::append_child", delay)
+            spawn_and_kill(&db.path, "crash::append_child", moment)
                 .map_err(|e| e.context(format!("round {round}")))?,
         );
         runtime

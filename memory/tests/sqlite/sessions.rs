@@ -16,7 +16,7 @@ async fn sessions_are_created_listed_renamed_and_deleted() -> anyhow::Result<()>
     ));
     let random = memory.create_session(NewSession::default()).await?;
     assert!(!random.id.as_str().is_empty());
-    std::thread::sleep(std::time::Duration::from_millis(5));
+    std::thread::sleep(std::time::Duration::from_millis(20));
     memory.rename_session(&"a".into(), "B").await?;
     let list = memory.list_sessions().await?;
     assert_eq!(list.len(), 2);

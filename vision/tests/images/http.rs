@@ -75,7 +75,7 @@ async fn respond(mut stream: TcpStream, png: Vec<u8>) {
             Ok(())
         }
         "/stall-headers" => {
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::time::sleep(STALL).await;
             Ok(())
         }
         "/stall-body" => {
@@ -84,7 +84,7 @@ async fn respond(mut stream: TcpStream, png: Vec<u8>) {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n\x89PNG\r\n",
             )
             .await;
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            tokio::time::sleep(STALL).await;
             Ok(())
         }
         _ => {
@@ -102,12 +102,25 @@ async fn write_all(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> 
     stream.flush().await
 }
 
+/// How long the stalling routes keep the connection open without sending anything.
+const STALL: Duration = Duration::from_secs(30);
+
+/// A loader with a 1 MiB cap and timeouts no loaded machine reaches by accident.
 fn loader() -> ImageLoader {
     ImageLoader::new().with_limits(
         ImageLimits::default()
             .with_max_encoded_bytes(1 << 20)
+            .with_read_timeout(Duration::from_secs(10))
+            .with_fetch_timeout(Duration::from_secs(20)),
+    )
+}
+
+/// A loader whose read timeout is short, for the stalling routes.
+fn impatient_loader() -> ImageLoader {
+    ImageLoader::new().with_limits(
+        ImageLimits::default()
             .with_read_timeout(Duration::from_millis(300))
-            .with_fetch_timeout(Duration::from_secs(10)),
+            .with_fetch_timeout(Duration::from_secs(20)),
     )
 }
 
@@ -179,15 +192,16 @@ async fn streamed_body_over_the_cap_is_cut_off() {
 async fn a_server_that_never_answers_times_out() {
     let addr = serve(Vec::new()).await;
     let started = Instant::now();
-    let result = loader()
+    let result = impatient_loader()
         .load(format!("http://{addr}/stall-headers").as_str())
         .await;
     assert!(
         matches!(result, Err(ImageLoadError::Timeout { .. })),
         "{result:?}"
     );
+    // The read timeout fired, not the fetch deadline (20 s) or the server giving up (30 s).
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
@@ -197,15 +211,16 @@ async fn a_server_that_never_answers_times_out() {
 async fn a_body_that_stalls_times_out() {
     let addr = serve(Vec::new()).await;
     let started = Instant::now();
-    let result = loader()
+    let result = impatient_loader()
         .load(format!("http://{addr}/stall-body").as_str())
         .await;
     assert!(
         matches!(result, Err(ImageLoadError::Timeout { .. })),
         "{result:?}"
     );
+    // The read timeout fired, not the fetch deadline (20 s) or the server giving up (30 s).
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
@@ -227,7 +242,8 @@ async fn the_whole_fetch_has_a_deadline() {
         matches!(result, Err(ImageLoadError::Timeout { .. })),
         "{result:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // The deadline fired, not the read timeout (30 s) or the server giving up (30 s).
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]

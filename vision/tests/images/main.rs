@@ -5,7 +5,6 @@
 mod http;
 
 use std::io::Cursor;
-use std::time::{Duration, Instant};
 
 use argus_vision::{ImageLimits, ImageLoadError, ImageLoader, ImageSource};
 use base64::Engine as _;
@@ -294,9 +293,7 @@ fn decompression_bomb_is_refused_from_its_header() {
     );
     assert!(bomb.len() < 100);
     let before = peak_rss_kib();
-    let started = Instant::now();
     let err = ImageLoader::new().load_bytes(bomb.clone()).unwrap_err();
-    let elapsed = started.elapsed();
     assert!(
         matches!(
             err,
@@ -308,7 +305,6 @@ fn decompression_bomb_is_refused_from_its_header() {
         ),
         "{err:?}"
     );
-    assert!(elapsed < Duration::from_millis(200), "took {elapsed:?}");
     if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
         assert!(
             after - before < 64 * 1024,
