@@ -46,7 +46,8 @@ pub struct Sampling {
     /// Keep only the `k` most likely tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<usize>,
-    /// Random seed for reproducible sampling.
+    /// Random seed for reproducible sampling. A model that cannot honour it for a sampled
+    /// request refuses the request with [`ModelError::InvalidRequest`] rather than ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
 }

@@ -4,9 +4,8 @@
 //! The child is this test binary run again with [`CHILD_ENV`] set, filtered to one of the
 //! `*_child` entries below, which return at once in a normal test run. A child prints
 //! `ready` once the database is open and `committed <run> <index>` after each `append_step`
-//! returns. After every kill the parent
-//! checks the file is intact, every reported step is there, no step is partial, and the
-//! interrupted run resumes.
+//! returns. After every kill the parent checks the file is intact, every reported step is
+//! there, no step is partial, and the interrupted run resumes.
 //!
 //! - [`agent_child`] runs a real [`Agent`] (scripted model, a tool, [`SqliteMemory`]) run after
 //!   run, resuming an unfinished run first; the parent also resumes some runs itself.

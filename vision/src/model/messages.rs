@@ -59,7 +59,7 @@ pub(crate) fn build_request(
             builder.add_image_message(turn.role, turn.text, turn.pixels)
         };
     }
-    let mut params = sampling(request, settings.default_max_tokens);
+    let mut params = sampling(request, settings.default_max_tokens)?;
     if forced.is_some() && !settings.grammar_stop_ids.is_empty() {
         // A complete call is the whole answer: stop strings cannot occur inside the grammar,
         // and the grammar's own end token must end the sequence.
@@ -187,12 +187,22 @@ fn output_mode(request: &ChatRequest) -> Result<(OutputMode, Option<Vec<&ToolSpe
 }
 
 /// Sampling: all `None` (or temperature 0) is greedy; the length is always bounded.
-fn sampling(request: &ChatRequest, default_max_tokens: u32) -> SamplingParams {
+///
+/// A seed is refused for sampled requests: mistral.rs 0.8.1 draws every request from one
+/// random generator per engine, so a per-request seed cannot be honoured. Greedy decoding is
+/// deterministic and needs none.
+fn sampling(request: &ChatRequest, default_max_tokens: u32) -> Result<SamplingParams, ModelError> {
     let s = &request.sampling;
     let greedy = match s.temperature {
         Some(t) => t <= 0.0,
         None => s.top_p.is_none() && s.top_k.is_none(),
     };
+    if let (false, Some(seed)) = (greedy, s.seed) {
+        return Err(ModelError::InvalidRequest(format!(
+            "sampling seed {seed}: mistral.rs cannot seed a single request; \
+             use greedy decoding (temperature 0) for reproducible output"
+        )));
+    }
     let mut params = if greedy {
         SamplingParams::deterministic()
     } else {
@@ -207,7 +217,7 @@ fn sampling(request: &ChatRequest, default_max_tokens: u32) -> SamplingParams {
     if !request.stop.is_empty() {
         params.stop_toks = Some(StopTokens::Seqs(request.stop.clone()));
     }
-    params
+    Ok(params)
 }
 
 /// The text the template receives for one message: its text parts, then (assistant) its
@@ -459,21 +469,36 @@ mod tests {
     #[test]
     fn sampling_is_greedy_by_default_and_always_bounded() {
         let mut request = ChatRequest::new(vec![Message::user("hi")]);
-        let params = sampling(&request, 512);
+        let params = sampling(&request, 512).unwrap();
         assert_eq!(params.max_len, Some(512));
         assert_eq!(params.top_k, SamplingParams::deterministic().top_k);
         request.max_tokens = Some(7);
         request.sampling.temperature = Some(0.7);
         request.stop = vec!["END".into()];
-        let params = sampling(&request, 512);
+        let params = sampling(&request, 512).unwrap();
         assert_eq!(params.max_len, Some(7));
         assert_eq!(params.temperature, Some(0.7));
         assert!(matches!(params.stop_toks, Some(StopTokens::Seqs(ref s)) if s == &["END"]));
         request.sampling.temperature = Some(0.0);
         assert_eq!(
-            sampling(&request, 512).top_k,
+            sampling(&request, 512).unwrap().top_k,
             SamplingParams::deterministic().top_k
         );
+    }
+
+    #[test]
+    fn a_seed_is_refused_for_sampled_requests_only() {
+        let mut request = ChatRequest::new(vec![Message::user("hi")]);
+        request.sampling.seed = Some(7);
+        assert!(sampling(&request, 512).is_ok(), "greedy needs no seed");
+        request.sampling.temperature = Some(0.7);
+        let error = sampling(&request, 512).unwrap_err();
+        assert!(
+            matches!(&error, ModelError::InvalidRequest(m) if m.contains("seed 7")),
+            "{error:?}"
+        );
+        request.sampling.seed = None;
+        assert!(sampling(&request, 512).is_ok());
     }
 
     #[test]
