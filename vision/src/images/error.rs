@@ -76,6 +76,18 @@ pub enum ImageLoadError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// A URL, or a redirect target, resolved to an address the loader's address check
+    /// ([`ImageLoader::with_address_check`](crate::ImageLoader::with_address_check)) refused;
+    /// nothing was sent to it.
+    #[error("refused to fetch image {url}: {address} is not allowed ({reason})")]
+    Blocked {
+        /// The URL (or redirect target) that was refused.
+        url: String,
+        /// The refused address.
+        address: std::net::SocketAddr,
+        /// The check's reason.
+        reason: String,
+    },
     /// Connecting to or reading from a URL took longer than the configured timeout.
     #[error("fetching image {url} timed out")]
     Timeout {

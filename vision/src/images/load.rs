@@ -7,7 +7,7 @@ use argus_core::ImageRef;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use super::error::ImageLoadError;
-use super::fetch;
+use super::fetch::{self, AddressCheck};
 use super::format::{classify, detect, format_name, is_truncated};
 use super::limits::ImageLimits;
 use super::resize::{fit_within, to_model_rgb, ResizeFilter};
@@ -66,6 +66,7 @@ pub struct ImageLoader {
     max_edge: Option<u32>,
     filter: ResizeFilter,
     client: Arc<OnceLock<reqwest::Client>>,
+    address_check: Option<AddressCheck>,
 }
 
 impl Default for ImageLoader {
@@ -82,6 +83,7 @@ impl ImageLoader {
             max_edge: None,
             filter: ResizeFilter::default(),
             client: Arc::new(OnceLock::new()),
+            address_check: None,
         }
     }
 
@@ -101,6 +103,35 @@ impl ImageLoader {
     /// Sets the downscaling filter (default [`ResizeFilter::Lanczos3`]).
     pub fn with_filter(mut self, filter: ResizeFilter) -> Self {
         self.filter = filter;
+        self
+    }
+
+    /// Checks every address a URL, and each redirect target, resolves to before connecting,
+    /// and pins the connection to the checked addresses; a refusal is
+    /// [`ImageLoadError::Blocked`]. Use it when URLs come from people or models you do not
+    /// trust, e.g. with `argus_tools::NetworkGuard` to refuse loopback, private, link-local
+    /// and metadata addresses:
+    ///
+    /// ```
+    /// use argus_vision::ImageLoader;
+    ///
+    /// let loader = ImageLoader::new().with_address_check(|_host, address| {
+    ///     if address.ip().is_loopback() {
+    ///         Err("loopback".to_string())
+    ///     } else {
+    ///         Ok(())
+    ///     }
+    /// });
+    /// ```
+    ///
+    /// Without a check (the default) any address may be fetched, through system proxies, and
+    /// redirects are followed by the HTTP client (10 at most); with one, proxies are not used
+    /// (a proxy would connect past the check) and 5 redirects are followed.
+    pub fn with_address_check(
+        mut self,
+        check: impl Fn(&str, std::net::SocketAddr) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.address_check = Some(AddressCheck::new(check));
         self
     }
 
@@ -134,7 +165,10 @@ impl ImageLoader {
     pub async fn read(&self, source: ImageSource) -> Result<Vec<u8>, ImageLoadError> {
         let limit = self.limits.max_encoded_bytes;
         match source {
-            ImageSource::Url(url) => fetch::fetch(self.client()?, &url, &self.limits).await,
+            ImageSource::Url(url) => match &self.address_check {
+                Some(check) => fetch::fetch_checked(&url, &self.limits, check).await,
+                None => fetch::fetch(self.client()?, &url, &self.limits).await,
+            },
             ImageSource::Path(path) => tokio::task::spawn_blocking(move || read_file(&path, limit))
                 .await
                 .map_err(|error| ImageLoadError::UnsupportedSource(error.to_string()))?,

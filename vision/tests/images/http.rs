@@ -1,7 +1,8 @@
 //! URL loading against a tiny HTTP/1.1 responder on 127.0.0.1: success, status errors, the byte
-//! cap (declared and streamed) and read timeouts.
+//! cap (declared and streamed), read timeouts, and the address check on every hop.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argus_vision::{ImageLimits, ImageLoadError, ImageLoader};
@@ -35,6 +36,13 @@ async fn respond(mut stream: TcpStream, png: Vec<u8>) {
     }
     let request = String::from_utf8_lossy(&request);
     let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+    if let Some(target) = path.strip_prefix("/redirect?to=") {
+        let head = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = write_all(&mut stream, head.as_bytes()).await;
+        return;
+    }
     let _ = match path.as_str() {
         "/ok.png" => {
             let head = format!(
@@ -259,5 +267,84 @@ async fn connection_refused_is_a_fetch_error() {
     assert!(
         matches!(result, Err(ImageLoadError::Fetch { status: None, .. })),
         "{result:?}"
+    );
+}
+
+/// The (host, address) pairs an address check was asked about.
+type Seen = Arc<Mutex<Vec<(String, SocketAddr)>>>;
+
+/// A loader whose address check allows only URLs written with the host `allowed`, and records
+/// every question.
+fn checked_loader(allowed: &'static str) -> (ImageLoader, Seen) {
+    let seen = Seen::default();
+    let record = Arc::clone(&seen);
+    let loader = loader().with_address_check(move |host, address| {
+        record.lock().unwrap().push((host.to_string(), address));
+        if host == allowed {
+            Ok(())
+        } else {
+            Err(format!("{host} is not {allowed}"))
+        }
+    });
+    (loader, seen)
+}
+
+#[tokio::test]
+async fn a_refused_address_is_never_connected_to() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let loader = loader().with_address_check(|_, address| {
+        if address.ip().is_loopback() {
+            Err("loopback".into())
+        } else {
+            Ok(())
+        }
+    });
+    match loader.load(format!("http://{addr}/ok.png").as_str()).await {
+        Err(ImageLoadError::Blocked {
+            address, reason, ..
+        }) => assert_eq!((address, reason.as_str()), (addr, "loopback")),
+        other => panic!("expected Blocked, got {other:?}"),
+    }
+    // A connection made during `load` would be waiting in the backlog already.
+    let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+    assert!(accepted.is_err(), "something connected");
+}
+
+#[tokio::test]
+async fn an_allowed_address_is_fetched_and_redirects_are_checked_and_followed() {
+    let png = super::png(8, 8);
+    let addr = serve(png.clone()).await;
+    let (loader, seen) = checked_loader("127.0.0.1");
+    let url = format!("http://{addr}/redirect?to=http://{addr}/ok.png");
+    let loaded = loader.load(url.as_str()).await.unwrap();
+    assert_eq!(loaded.reference.sha256, argus_core::sha256_hex(&png));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![("127.0.0.1".to_string(), addr); 2],
+        "both hops checked"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_a_refused_host_is_blocked_after_resolution() {
+    let addr = serve(super::png(8, 8)).await;
+    let (loader, seen) = checked_loader("127.0.0.1");
+    let target = format!("http://localhost:{}/ok.png", addr.port());
+    let url = format!("http://{addr}/redirect?to={target}");
+    match loader.load(url.as_str()).await {
+        Err(ImageLoadError::Blocked { url, address, .. }) => {
+            assert_eq!(url, target);
+            assert!(address.ip().is_loopback(), "{address}");
+        }
+        other => panic!("expected Blocked, got {other:?}"),
+    }
+    // The name was resolved, and the check saw the address it resolved to.
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(host, address)| host == "localhost" && address.ip().is_loopback()),
+        "{seen:?}"
     );
 }
