@@ -256,11 +256,10 @@ async fn the_whole_fetch_has_a_deadline() {
 
 #[tokio::test]
 async fn connection_refused_is_a_fetch_error() {
-    // Bind then drop a listener to get a local port nothing listens on.
-    let addr = {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap()
-    };
+    // A socket bound but never listening: its port stays ours, and connecting is refused.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
     let result = loader()
         .load(format!("http://{addr}/ok.png").as_str())
         .await;
