@@ -257,8 +257,8 @@ pub fn convert(
     })
 }
 
-/// A suffix unique to this process, thread and call, for temporary names: concurrent conversions in one process
-/// must not share a probe or a temporary directory.
+/// A suffix unique to this process and call, for temporary names: concurrent conversions in
+/// one process must not share a probe or a temporary directory.
 pub(crate) fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
