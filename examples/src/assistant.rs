@@ -81,6 +81,7 @@ impl AgentArgs {
         session: Option<&str>,
         approval: impl ApprovalHook + 'static,
     ) -> anyhow::Result<(Agent, Option<SqliteMemory>)> {
+        self.db.check()?;
         let memory = match session {
             Some(_) => Some(self.db.open().await?),
             None => None,

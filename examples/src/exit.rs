@@ -7,10 +7,14 @@
 //! | 2 | bad command line (unknown flag or value) |
 //! | 3 | something named does not exist (model path, session, file) |
 //! | 4 | invalid input (bad image, malformed file, invalid data) |
+//! | 70 | internal error (a bug in Argus: a panic) |
 //! | 130 | interrupted (Ctrl-C) |
 
+use std::any::Any;
 use std::fmt;
+use std::panic::{self, UnwindSafe};
 use std::process::ExitCode;
+use std::sync::{Mutex, PoisonError};
 
 /// An error the user can fix, with the exit code that says which kind.
 #[derive(Debug)]
@@ -20,6 +24,14 @@ pub(crate) struct UserError {
 }
 
 impl UserError {
+    /// A command line the build cannot serve, found after parsing (exit code 2).
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        UserError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
     /// Something named does not exist (exit code 3).
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         UserError {
@@ -61,9 +73,82 @@ pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
     }
 }
 
-/// The one-line message for a failed command: the error and its causes, joined.
+/// The one-line message for a failed command: the error and its causes, joined by `: `.
+///
+/// A cause whose text the message already ends with is left out, so an error that quotes its
+/// source in its own message does not print it twice.
 pub(crate) fn one_line(error: &anyhow::Error) -> String {
-    format!("{error:#}").replace('\n', " ")
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+/// Exit code for an internal error (`EX_SOFTWARE`): a panic, which is a bug in Argus.
+const INTERNAL_ERROR: u8 = 70;
+
+/// The message and location of the last panic, kept by the hook for [`catch_panics`].
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Replaces the panic message and backtrace on stderr by a record [`catch_panics`] prints as
+/// one line; under `RUST_BACKTRACE` the standard report (with the backtrace) is printed too.
+pub(crate) fn install_panic_hook() {
+    let standard = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|at| format!(" (at {}:{})", at.file(), at.line()))
+            .unwrap_or_default();
+        let text = format!("{}{location}", panic_message(info.payload()));
+        *LAST_PANIC.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|value| value != "0") {
+            standard(info);
+        }
+    }));
+}
+
+/// Runs `command`; a panic that reaches here ends as `argus: internal error: …` on one line
+/// and exit code 70 instead of a backtrace and exit code 101.
+pub(crate) fn catch_panics(command: impl FnOnce() -> ExitCode + UnwindSafe) -> ExitCode {
+    match panic::catch_unwind(command) {
+        Ok(code) => code,
+        Err(payload) => {
+            let recorded = LAST_PANIC
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            let text = recorded.unwrap_or_else(|| panic_message(payload.as_ref()));
+            eprintln!("argus: {}", internal_error_line(&text));
+            ExitCode::from(INTERNAL_ERROR)
+        }
+    }
+}
+
+/// The line printed for a panic with this message.
+fn internal_error_line(message: &str) -> String {
+    format!(
+        "internal error: {} (this is a bug in argus; RUST_BACKTRACE=1 shows where)",
+        message.replace('\n', " ")
+    )
+}
+
+/// The text a panic was raised with.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
 }
 
 /// The user interrupted the command (exit code 130).
@@ -77,3 +162,56 @@ impl fmt::Display for Interrupted {
 }
 
 impl std::error::Error for Interrupted {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the model failed: {0}")]
+    struct Quoting(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the model has no more responses (after 0)")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the run failed")]
+    struct Wrapping(#[source] Inner);
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_printed_once() {
+        let error = anyhow::Error::new(Quoting(Inner));
+        assert_eq!(
+            one_line(&error),
+            "the model failed: the model has no more responses (after 0)"
+        );
+    }
+
+    #[test]
+    fn causes_not_quoted_are_joined() {
+        let error = anyhow::Error::new(Wrapping(Inner)).context("cannot answer");
+        assert_eq!(
+            one_line(&error),
+            "cannot answer: the run failed: the model has no more responses (after 0)"
+        );
+    }
+
+    #[test]
+    fn a_panic_becomes_exit_code_70() {
+        let code = catch_panics(|| panic!("index out of bounds"));
+        assert_eq!(code, ExitCode::from(INTERNAL_ERROR));
+        assert_eq!(ExitCode::SUCCESS, catch_panics(|| ExitCode::SUCCESS));
+    }
+
+    #[test]
+    fn panic_payloads_become_one_line() {
+        assert_eq!(panic_message(&"static text"), "static text");
+        assert_eq!(panic_message(&String::from("owned")), "owned");
+        assert_eq!(panic_message(&42_u8), "a panic without a message");
+        assert_eq!(
+            internal_error_line("two\nlines"),
+            "internal error: two lines (this is a bug in argus; RUST_BACKTRACE=1 shows where)"
+        );
+    }
+}

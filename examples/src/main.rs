@@ -9,6 +9,12 @@ mod exit;
 mod model_args;
 mod render;
 
+/// The flag table the CLI tests run; here its rows are parsed and checked for coverage.
+#[cfg(test)]
+#[allow(dead_code)] // the fields only the runner reads
+#[path = "../tests/cli_flags/table.rs"]
+mod flag_table;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -40,7 +46,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    exit::install_panic_hook();
+    exit::catch_panics(|| run(Cli::parse()))
+}
+
+/// Runs the parsed command and turns its error into one line on stderr and an exit code.
+fn run(cli: Cli) -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Run(args) => block_on(commands::run::run(&args)),
@@ -76,4 +87,85 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every row parses: a flag whose definition and access disagree panics here.
+    #[test]
+    fn every_row_of_the_flag_table_parses() {
+        for row in flag_table::ROWS {
+            let args = std::iter::once("argus").chain(row.args.iter().copied());
+            if let Err(error) = Cli::try_parse_from(args) {
+                panic!("argus {}: {error}", row.args.join(" "));
+            }
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_flag_is_in_the_flag_table() {
+        let root = Cli::command();
+        let mut missing = Vec::new();
+        uncovered(&root, &root, &mut Vec::new(), &mut missing);
+        assert!(
+            missing.is_empty(),
+            "not run by any row of examples/tests/cli_flags/table.rs: {missing:#?}"
+        );
+    }
+
+    /// The subcommands and flags under `command` (at `path`) that no row runs.
+    fn uncovered(
+        root: &clap::Command,
+        command: &clap::Command,
+        path: &mut Vec<String>,
+        missing: &mut Vec<String>,
+    ) {
+        let rows: Vec<_> = flag_table::ROWS
+            .iter()
+            .filter(|row| subcommand_path(root, row.args).starts_with(path))
+            .collect();
+        if rows.is_empty() {
+            missing.push(format!("argus {}", path.join(" ")));
+        }
+        for arg in command.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let flag = format!("--{long}");
+            if !rows.iter().any(|row| row.args.contains(&flag.as_str())) {
+                missing.push(format!("argus {} {flag}", path.join(" ")));
+            }
+        }
+        for sub in command.get_subcommands() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            path.push(sub.get_name().to_string());
+            uncovered(root, sub, path, missing);
+            path.pop();
+        }
+    }
+
+    /// The subcommands a row's arguments name, outermost first.
+    fn subcommand_path(root: &clap::Command, args: &[&str]) -> Vec<String> {
+        let mut path = Vec::new();
+        let mut current = root;
+        for arg in args {
+            if let Some(sub) = current.find_subcommand(arg) {
+                path.push(sub.get_name().to_string());
+                current = sub;
+            }
+        }
+        path
+    }
 }

@@ -74,7 +74,7 @@ pub(crate) struct ModelArgs {
     pub(crate) record: Option<PathBuf>,
     /// In-situ quantisation of safetensors weights: q4k, q5k, q6k, q8_0 or none.
     #[arg(long, value_parser = parse_isq)]
-    pub(crate) isq: Option<Option<Isq>>,
+    pub(crate) isq: Option<IsqSetting>,
     /// Tool prompt format: llama31_json or llama32_pythonic (default: the preset's, else JSON).
     #[arg(long)]
     pub(crate) tool_format: Option<ToolPromptFormat>,
@@ -83,17 +83,27 @@ pub(crate) struct ModelArgs {
     pub(crate) convert_cache: Option<PathBuf>,
 }
 
-fn parse_isq(text: &str) -> Result<Option<Isq>, String> {
-    match text.to_ascii_lowercase().as_str() {
-        "none" | "off" => Ok(None),
-        "q4k" => Ok(Some(Isq::Q4K)),
-        "q5k" => Ok(Some(Isq::Q5K)),
-        "q6k" => Ok(Some(Isq::Q6K)),
-        "q8_0" | "q8" => Ok(Some(Isq::Q8_0)),
-        other => Err(format!(
-            "unknown quantisation `{other}` (expected q4k, q5k, q6k, q8_0 or none)"
-        )),
-    }
+/// What `--isq` asks for: a quantisation, or explicitly none (overriding a preset's).
+///
+/// A type of its own rather than `Option<Isq>`: clap's derive reads `Option<Option<T>>` as a
+/// flag whose value is optional, which is not what the parser stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IsqSetting(pub(crate) Option<Isq>);
+
+fn parse_isq(text: &str) -> Result<IsqSetting, String> {
+    let isq = match text.to_ascii_lowercase().as_str() {
+        "none" | "off" => None,
+        "q4k" => Some(Isq::Q4K),
+        "q5k" => Some(Isq::Q5K),
+        "q6k" => Some(Isq::Q6K),
+        "q8_0" | "q8" => Some(Isq::Q8_0),
+        other => {
+            return Err(format!(
+                "unknown quantisation `{other}` (expected q4k, q5k, q6k, q8_0 or none)"
+            ))
+        }
+    };
+    Ok(IsqSetting(isq))
 }
 
 /// Where a `--model` value points.
@@ -176,8 +186,21 @@ impl ModelArgs {
             Resolved::Hub(id) => (ModelSource::hub(id.clone()), None),
         };
         let mut builder = MistralRsModel::builder(source.clone());
-        let isq = self.isq.unwrap_or(preset.and_then(|p| p.isq));
-        if let (Some(isq), false) = (isq, matches!(resolved, Resolved::Gguf(_))) {
+        let isq = match self.isq {
+            Some(IsqSetting(isq)) => isq,
+            None => preset.and_then(|p| p.isq),
+        };
+        if let Some(isq) = isq {
+            // A GGUF mistral.rs reads directly is quantised already; a converted one is a
+            // safetensors directory like any other.
+            if let ModelSource::Gguf(_) = source {
+                return Err(UserError::usage(format!(
+                    "--isq applies to safetensors weights; {} is a GGUF file mistral.rs loads \
+                     with its own quantisation (leave --isq out)",
+                    source.describe()
+                ))
+                .into());
+            }
             builder = builder.with_isq(isq);
         }
         if let Some(format) = self.tool_format.or(preset.map(|p| p.tool_format)) {
@@ -306,8 +329,9 @@ mod tests {
 
     #[test]
     fn quantisation_names_parse() {
-        assert_eq!(parse_isq("Q4K").unwrap(), Some(Isq::Q4K));
-        assert_eq!(parse_isq("none").unwrap(), None);
+        assert_eq!(parse_isq("Q4K").unwrap(), IsqSetting(Some(Isq::Q4K)));
+        assert_eq!(parse_isq("q8_0").unwrap(), IsqSetting(Some(Isq::Q8_0)));
+        assert_eq!(parse_isq("none").unwrap(), IsqSetting(None));
         assert!(parse_isq("q3").is_err());
     }
 }

@@ -12,16 +12,25 @@ use crate::exit::{not_found, UserError};
 /// Where sessions are stored.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct DbArgs {
-    /// The memory database (default: the per-user database, e.g. ~/.local/share/argus/memory.db).
+    /// The memory database: a SQLite file path or `sqlite://PATH` URL (default: the per-user
+    /// database, e.g. ~/.local/share/argus/memory.db).
     #[arg(long, global = true)]
-    pub(crate) db: Option<PathBuf>,
+    pub(crate) db: Option<String>,
 }
 
 impl DbArgs {
+    /// Refuses a `--db` value this build cannot store memory in, before anything else runs.
+    pub(crate) fn check(&self) -> Result<(), UserError> {
+        match &self.db {
+            Some(location) => sqlite_path(location).map(drop),
+            None => Ok(()),
+        }
+    }
+
     /// Opens the database, creating it if missing.
     pub(crate) async fn open(&self) -> anyhow::Result<SqliteMemory> {
         let path = match &self.db {
-            Some(path) => path.clone(),
+            Some(location) => sqlite_path(location)?,
             None => SqliteMemory::default_path().ok_or_else(|| {
                 UserError::invalid("no home directory to keep memory in: pass --db PATH")
             })?,
@@ -36,6 +45,62 @@ impl DbArgs {
                 }
                 other => anyhow::Error::new(other),
             })
+    }
+}
+
+/// The SQLite file a `--db` value names: a path, `sqlite://PATH` or `sqlite:PATH`.
+///
+/// Any other URL is refused (exit code 2) rather than taken for a file name: a database server
+/// is not something this build can store memory in.
+fn sqlite_path(location: &str) -> Result<PathBuf, UserError> {
+    if let Some(path) = location
+        .strip_prefix("sqlite://")
+        .or_else(|| location.strip_prefix("sqlite:"))
+    {
+        return Ok(PathBuf::from(path));
+    }
+    if let Some(scheme) = url_scheme(location) {
+        return Err(UserError::usage(format!(
+            "--db {}: `{scheme}` databases are not supported by this build; give a SQLite file \
+             path or a sqlite://PATH URL",
+            without_password(location)
+        )));
+    }
+    Ok(PathBuf::from(location))
+}
+
+/// The scheme of `text` when it is a URL (`scheme://…`, or a database scheme followed by `:`).
+fn url_scheme(text: &str) -> Option<&str> {
+    const DATABASE_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "mssql"];
+    let (scheme, rest) = text.split_once(':')?;
+    let is_scheme = !scheme.is_empty()
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let is_url = rest.starts_with("//")
+        || DATABASE_SCHEMES
+            .iter()
+            .any(|known| scheme.eq_ignore_ascii_case(known));
+    (is_scheme && is_url).then_some(scheme)
+}
+
+/// `url` with the password of its user information (`user:password@`) masked.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info
+                .split_once(':')
+                .map_or(user_info, |(user, _)| user);
+            let masked = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{masked}@{host}{path}")
+        }
+        None => url.to_string(),
     }
 }
 
@@ -199,4 +264,49 @@ pub(crate) fn render(message: &Message) -> String {
         line.push_str(&format!(" -> {}({})", call.name, call.arguments));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_sqlite_urls_name_files() {
+        assert_eq!(
+            sqlite_path("memory.db").unwrap(),
+            PathBuf::from("memory.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/m.db").unwrap(),
+            PathBuf::from("/tmp/m.db")
+        );
+        assert_eq!(sqlite_path("sqlite:m.db").unwrap(), PathBuf::from("m.db"));
+        // A colon in a file name is not a URL.
+        assert_eq!(
+            sqlite_path("notes:2026.db").unwrap(),
+            PathBuf::from("notes:2026.db")
+        );
+    }
+
+    #[test]
+    fn other_urls_are_refused_without_their_password() {
+        for url in [
+            "postgres://user@host/db",
+            "postgresql://user:s3cret@db.example:5432/argus?sslmode=require",
+            "postgres:argus",
+            "mysql://root@localhost/argus",
+            "https://example.com/memory.db",
+        ] {
+            let error = sqlite_path(url).unwrap_err().to_string();
+            assert!(error.contains("sqlite://PATH"), "{error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        let error = sqlite_path("postgresql://user:s3cret@db.example:5432/argus")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("--db postgresql://user:***@db.example:5432/argus: `postgresql`"),
+            "{error}"
+        );
+    }
 }

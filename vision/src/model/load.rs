@@ -452,8 +452,12 @@ macro_rules! configure {
     }};
 }
 
-/// Builds the engine on a private runtime on the blocking pool; a panic inside mistral.rs
+/// Builds the engine on a private runtime on a thread of its own; a panic inside mistral.rs
 /// becomes [`LoadError::Panicked`].
+///
+/// A new thread each time, not a pooled one: mistral.rs keeps the in-situ quantisation setting
+/// of a load in a thread-local it never clears, so a later load on a reused thread would
+/// quantise with the earlier load's setting.
 pub(crate) async fn build(
     options: &ModelOptions,
     inspected: &Inspected,
@@ -461,26 +465,37 @@ pub(crate) async fn build(
     let model = options.source.describe();
     let options = options.clone();
     let kind = inspected.kind.clone();
-    let task = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start a runtime: {e}"))?;
-            runtime.block_on(build_engine(&options, &kind))
-        }))
-    });
-    match task.await {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("argus-model-load".into())
+        .spawn(move || {
+            let built = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start a runtime: {e}"))?;
+                runtime.block_on(build_engine(&options, &kind))
+            }));
+            // The receiver is gone only when the load was abandoned.
+            let _ = done.send(built);
+        });
+    if let Err(error) = spawned {
+        return Err(LoadError::Engine {
+            model,
+            reason: format!("cannot start the loading thread: {error}"),
+        });
+    }
+    match result.await {
         Ok(Ok(Ok(engine))) => Ok(engine),
         Ok(Ok(Err(error))) => Err(classify(&model, &error)),
         Ok(Err(panic)) => Err(LoadError::Panicked {
             model,
             message: panic_message(panic.as_ref()),
         }),
-        Err(join) => Err(LoadError::Panicked {
+        Err(_) => Err(LoadError::Panicked {
             model,
-            message: join.to_string(),
+            message: "the loading thread ended without a result".into(),
         }),
     }
 }

@@ -50,13 +50,15 @@ impl Default for MllamaSpec {
         MllamaSpec {
             seed: 42,
             merges: 200,
-            hidden_size: 32,
+            // Widths that are multiples of 64, so every in-situ quantisation (and the 32-element
+            // blocks k-quants fall back to at this size) applies to the demo model.
+            hidden_size: 64,
             num_layers: 2,
             cross_attention_layers: vec![1],
             num_heads: 2,
             num_kv_heads: 1,
-            intermediate_size: 64,
-            vision_hidden_size: 16,
+            intermediate_size: 128,
+            vision_hidden_size: 64,
             vision_heads: 2,
             vision_layers: 1,
             vision_global_layers: 1,

@@ -1,0 +1,140 @@
+//! Runs the real `argus` binary once per row of the flag table: no row may panic, and each
+//! ends with the exit code the table gives.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod table;
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use argus_core::ChatResponse;
+
+fn argus(args: &[String], stdin: &str) -> Output {
+    argus_in(Path::new("."), args, stdin)
+}
+
+fn argus_in(dir: &Path, args: &[String], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
+        .current_dir(dir)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The files the placeholders name, made in `work`.
+struct Fixture {
+    values: Vec<(&'static str, String)>,
+}
+
+impl Fixture {
+    fn new(work: &Path) -> Fixture {
+        let at = |name: &str| work.join(name).to_str().unwrap().to_string();
+        image::RgbImage::from_pixel(16, 16, image::Rgb([200, 30, 30]))
+            .save(work.join("photo.png"))
+            .unwrap();
+        // Two answers: one for the question, one spare for a run that asks twice.
+        let answer = serde_json::to_string(&ChatResponse::text("4")).unwrap();
+        std::fs::write(work.join("replay.jsonl"), format!("{answer}\n{answer}\n")).unwrap();
+        // The built-in suite cut to its first case.
+        let mut suite: serde_json::Value =
+            serde_json::from_str(include_str!("../../data/tool_eval.json")).unwrap();
+        let cases = suite["cases"].as_array_mut().unwrap();
+        cases.truncate(1);
+        std::fs::write(work.join("suite.json"), suite.to_string()).unwrap();
+        Fixture {
+            values: vec![
+                ("{mllama}", at("demo/mllama")),
+                ("{gguf}", at("demo/tiny-llama.gguf")),
+                ("{image}", at("photo.png")),
+                ("{replay}", at("replay.jsonl")),
+                ("{record}", at("record.jsonl")),
+                ("{db}", at("memory.db")),
+                ("{cache}", at("cache")),
+                ("{suite}", at("suite.json")),
+                ("{export}", at("notes.json")),
+                ("{work}", at("")),
+            ],
+        }
+    }
+
+    fn fill(&self, arg: &str) -> String {
+        self.values
+            .iter()
+            .fold(arg.to_string(), |arg, (name, value)| {
+                arg.replace(name, value.trim_end_matches('/'))
+            })
+    }
+}
+
+#[test]
+fn every_documented_flag_runs_without_a_panic() {
+    let work = tempfile::tempdir().unwrap();
+    let fixture = Fixture::new(work.path());
+    let mut failures = Vec::new();
+    for row in table::ROWS {
+        let args: Vec<String> = row.args.iter().map(|arg| fixture.fill(arg)).collect();
+        let output = argus(&args, row.stdin);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let code = output.status.code();
+        let panicked = stderr.contains("panicked") || stderr.contains("internal error");
+        if panicked || code != Some(row.exit) {
+            failures.push(format!(
+                "argus {}\n  exit {code:?} (expected {})\n  stderr: {stderr}",
+                row.args.join(" "),
+                row.exit
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_url_the_build_cannot_serve_is_one_line_without_the_password() {
+    let work = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "sessions",
+        "--db",
+        "postgres://argus:hunter2@db.internal/argus",
+        "list",
+    ]
+    .map(String::from)
+    .to_vec();
+    let output = argus_in(work.path(), &args, "");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("sqlite://PATH"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    assert!(
+        std::fs::read_dir(work.path()).unwrap().next().is_none(),
+        "nothing is created"
+    );
+}
+
+#[test]
+fn an_exhausted_replay_names_its_cause_once() {
+    let work = tempfile::tempdir().unwrap();
+    let empty = work.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let args: Vec<String> = ["run", "--replay", empty.to_str().unwrap(), "--yes", "hi"]
+        .map(String::from)
+        .to_vec();
+    let output = argus(&args, "");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("no more responses").count(), 1, "{stderr}");
+}

@@ -1,0 +1,250 @@
+//! Every flag of every `argus` subcommand, at least once.
+//!
+//! The rows run in order (later ones use the sessions and files earlier ones made), each against
+//! the demo models or a replayed model. Placeholders in braces are filled in by the runner:
+//! `{mllama}` and `{gguf}` (the demo models), `{image}` (a PNG), `{replay}` (recorded answers),
+//! `{record}` (a recording to write), `{db}` (a SQLite file), `{work}` (a workspace directory),
+//! `{cache}` (a conversion cache), `{suite}` (a one-case eval suite), `{export}` (a session export).
+//!
+//! The binary's unit tests check that every flag clap defines appears in some row of its
+//! subcommand, and that every row parses, so a new flag must join this table.
+
+/// One command line and how it must end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row {
+    /// The arguments after `argus`, with placeholders.
+    pub(crate) args: &'static [&'static str],
+    /// Standard input.
+    pub(crate) stdin: &'static str,
+    /// The exit code it must end with.
+    pub(crate) exit: i32,
+}
+
+const fn row(args: &'static [&'static str]) -> Row {
+    Row {
+        args,
+        stdin: "",
+        exit: 0,
+    }
+}
+
+/// The table.
+pub(crate) const ROWS: &[Row] = &[
+    row(&["demo-model", "{work}/demo"]),
+    row(&["models", "list"]),
+    Row {
+        exit: 4,
+        ..row(&["models", "convert", "{gguf}", "{work}/converted"])
+    },
+    Row {
+        stdin: "[add(a=1, b=2)]",
+        ..row(&["parse", "--format", "pythonic"])
+    },
+    // Model selection, once per quantisation value, on the real engine.
+    row(&[
+        "run",
+        "--model",
+        "{mllama}",
+        "--isq",
+        "q4k",
+        "--max-tokens",
+        "4",
+        "hi",
+    ]),
+    row(&[
+        "run",
+        "--model",
+        "{mllama}",
+        "--isq",
+        "q5k",
+        "--max-tokens",
+        "4",
+        "hi",
+    ]),
+    row(&[
+        "run",
+        "--model",
+        "{mllama}",
+        "--isq",
+        "q6k",
+        "--max-tokens",
+        "4",
+        "hi",
+    ]),
+    row(&[
+        "run",
+        "--model",
+        "{mllama}",
+        "--isq",
+        "q8_0",
+        "--max-tokens",
+        "4",
+        "hi",
+    ]),
+    row(&[
+        "run",
+        "--model",
+        "{mllama}",
+        "--isq",
+        "none",
+        "--max-tokens",
+        "4",
+        "hi",
+    ]),
+    row(&[
+        "run",
+        "--model",
+        "{mllama}",
+        "--tool-format",
+        "llama32_pythonic",
+        "--tool-choice",
+        "required",
+        "--max-steps",
+        "2",
+        "--max-tokens",
+        "256",
+        "--workspace",
+        "{work}",
+        "--image",
+        "{image}",
+        "--record",
+        "{record}",
+        "--json",
+        "What is 2 + 2?",
+    ]),
+    row(&[
+        "run",
+        "--model",
+        "{gguf}",
+        "--convert-cache",
+        "{cache}",
+        "--no-tools",
+        "--max-tokens",
+        "4",
+        "hi",
+    ]),
+    // The agent's own flags, on a replayed model.
+    row(&[
+        "run",
+        "--replay",
+        "{replay}",
+        "--db",
+        "{db}",
+        "--session",
+        "notes",
+        "--system",
+        "Answer briefly.",
+        "--tool-choice",
+        "auto",
+        "--yes",
+        "What is 2 + 2?",
+    ]),
+    Row {
+        stdin: "What is 2 + 2?\n/quit\n",
+        ..row(&[
+            "chat",
+            "--replay",
+            "{replay}",
+            "--db",
+            "sqlite://{db}",
+            "--session",
+            "notes",
+            "--system",
+            "Answer briefly.",
+            "--workspace",
+            "{work}",
+            "--tool-choice",
+            "none",
+            "--max-steps",
+            "2",
+            "--max-tokens",
+            "16",
+            "--no-tools",
+            "--yes",
+        ])
+    },
+    Row {
+        stdin: "hi\n/quit\n",
+        ..row(&[
+            "chat",
+            "--model",
+            "{mllama}",
+            "--isq",
+            "q4k",
+            "--tool-format",
+            "llama31_json",
+            "--convert-cache",
+            "{cache}",
+            "--record",
+            "{work}/chat.jsonl",
+            "--db",
+            "{db}",
+            "--max-tokens",
+            "4",
+        ])
+    },
+    row(&[
+        "eval",
+        "--model",
+        "{mllama}",
+        "--isq",
+        "q8_0",
+        "--tool-format",
+        "llama32_pythonic",
+        "--convert-cache",
+        "{cache}",
+        "--record",
+        "{work}/eval.jsonl",
+        "--suite",
+        "{suite}",
+        "--modes",
+        "free",
+        "constrained",
+        "--max-tokens",
+        "8",
+        "--json",
+    ]),
+    row(&[
+        "eval", "--replay", "{replay}", "--suite", "{suite}", "--modes", "free",
+    ]),
+    // Sessions, on the database the runs above wrote.
+    row(&["sessions", "--db", "{db}", "list", "--json"]),
+    row(&["sessions", "--db", "{db}", "show", "notes"]),
+    row(&[
+        "sessions",
+        "--db",
+        "{db}",
+        "search",
+        "2",
+        "--session",
+        "notes",
+        "--limit",
+        "3",
+    ]),
+    row(&[
+        "sessions", "--db", "{db}", "export", "notes", "--out", "{export}",
+    ]),
+    row(&["sessions", "--db", "{db}", "delete", "notes"]),
+    row(&["sessions", "--db", "{db}", "import", "{export}"]),
+    // A URL this build cannot store memory in is a usage error, not a file name.
+    Row {
+        exit: 2,
+        ..row(&[
+            "sessions",
+            "--db",
+            "postgres://argus@localhost/argus",
+            "list",
+        ])
+    },
+    Row {
+        exit: 2,
+        ..row(&[
+            "run",
+            "--replay",
+            "{replay}",
+            "--db",
+            "postgres://u:p@h/db",
+            "hi",
+        ])
+    },
+];
