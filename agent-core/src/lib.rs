@@ -2,6 +2,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod agent;
+mod history;
 mod memory;
 mod message;
 mod model;
@@ -9,6 +10,7 @@ mod parse;
 mod tool;
 
 pub use agent::*;
+pub use history::{History, HistoryIter};
 pub use memory::*;
 pub use message::*;
 pub use model::*;

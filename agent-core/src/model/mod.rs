@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
+use crate::history::History;
 use crate::message::{Message, ToolCall};
 use crate::parse::MalformedCall;
 use crate::tool::ToolSpec;
@@ -53,13 +54,16 @@ pub struct Sampling {
 }
 
 /// Everything a model needs for one turn.
+///
+/// Cheap to clone: the conversation and the tool specs are shared, so building a request costs
+/// the same at every step of a run however long the conversation has grown.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatRequest {
     /// The conversation so far, system prompt first.
-    pub messages: Vec<Message>,
+    pub messages: History,
     /// Tools the model may call.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<ToolSpec>,
+    #[serde(default, skip_serializing_if = "<[ToolSpec]>::is_empty")]
+    pub tools: Arc<[ToolSpec]>,
     /// Whether and which tools the model may call.
     #[serde(default)]
     pub tool_choice: ToolChoice,
@@ -76,9 +80,9 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     /// A request with these messages and default settings.
-    pub fn new(messages: Vec<Message>) -> Self {
+    pub fn new(messages: impl Into<History>) -> Self {
         ChatRequest {
-            messages,
+            messages: messages.into(),
             ..ChatRequest::default()
         }
     }
@@ -361,12 +365,12 @@ mod tests {
     #[test]
     fn request_round_trips_through_json() {
         let request = ChatRequest {
-            messages: vec![Message::system("s"), Message::user("u")],
-            tools: vec![ToolSpec {
+            messages: vec![Message::system("s"), Message::user("u")].into(),
+            tools: Arc::from([ToolSpec {
                 name: "now".into(),
                 description: "time".into(),
                 parameters: json!({"type": "object"}),
-            }],
+            }]),
             tool_choice: ToolChoice::Specific("now".into()),
             sampling: Sampling {
                 temperature: Some(0.5),

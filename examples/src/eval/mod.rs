@@ -59,8 +59,9 @@ pub(crate) async fn run_suite(
             messages: vec![
                 Message::system(suite.system_prompt.clone()),
                 Message::user(case.prompt.clone()),
-            ],
-            tools: suite.specs(case),
+            ]
+            .into(),
+            tools: suite.specs(case).into(),
             tool_choice: match mode {
                 Mode::Free => ToolChoice::Auto,
                 Mode::Constrained => ToolChoice::Required,

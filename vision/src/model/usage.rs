@@ -143,7 +143,9 @@ mod tests {
         turn2.messages.push(Message::user("b"));
         assert_eq!(tracker.estimate(&turn2, true, 40), 25);
         assert_eq!(tracker.estimate(&turn2, false, 40), 0);
-        turn2.messages[2] = Message::assistant("edited");
+        let mut edited = turn2.messages.to_vec();
+        edited[2] = Message::assistant("edited");
+        turn2.messages = edited.into();
         assert_eq!(tracker.estimate(&turn2, true, 40), 20);
         let other = ChatRequest::new(vec![Message::user("unrelated"), Message::user("x")]);
         assert_eq!(tracker.estimate(&other, true, 40), 0);

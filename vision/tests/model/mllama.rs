@@ -72,15 +72,15 @@ async fn forced_call_is_dispatched_by_the_agent_and_the_run_ends_with_an_answer(
     let steps = &output.trace.steps;
     assert_eq!(steps.len(), 2, "{steps:#?}");
     // Step 1: exactly one call of the registered tool, with schema-valid arguments.
-    let calls = &steps[0].assistant.tool_calls;
+    let calls = &steps[0].assistant().tool_calls;
     assert_eq!(calls.len(), 1, "{:#?}", steps[0]);
     assert_eq!(calls[0].name, "calculator");
     validate_arguments(&schema, &calls[0].arguments).unwrap();
     assert!(calls[0].arguments["expr"].as_str().unwrap().chars().count() <= 24);
     // The registry ran it and its result went back to the model.
-    assert_eq!(steps[0].tool_results.len(), 1);
+    assert_eq!(steps[0].tool_results().len(), 1);
     assert_eq!(
-        steps[0].tool_results[0]
+        steps[0].tool_results()[0]
             .tool_result
             .as_ref()
             .unwrap()
@@ -88,8 +88,8 @@ async fn forced_call_is_dispatched_by_the_agent_and_the_run_ends_with_an_answer(
         calls[0].id
     );
     // Step 2: a final answer without calls.
-    assert!(steps[1].assistant.tool_calls.is_empty());
-    assert_eq!(output.answer, steps[1].assistant.text());
+    assert!(steps[1].assistant().tool_calls.is_empty());
+    assert_eq!(output.answer, steps[1].assistant().text());
     assert!(steps[1].usage.prompt_tokens > steps[0].usage.prompt_tokens);
     // The prefix cache is on for this vision model: step 2 extends step 1's prompt.
     assert!(
