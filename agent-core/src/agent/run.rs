@@ -9,11 +9,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step};
+use crate::error_kind::ToolErrorKind;
 use crate::history::History;
 use crate::memory::{MemoryError, NewSession, RunId, StepRecord};
 use crate::message::{new_call_id, Message, Role, ToolCall};
 use crate::model::{ChatRequest, ChatResponse, ModelError, StreamEvent, ToolChoice};
-use crate::tool::{ToolContext, ToolEffect, ToolErrorKind, ToolExecution, ToolFailure};
+use crate::tool::{ToolContext, ToolEffect, ToolExecution, ToolFailure};
+use crate::usage::Usage;
 
 impl Agent {
     /// Runs the agent on `input` until it gives a final answer.
@@ -395,7 +397,7 @@ impl<'a> RunState<'a> {
     async fn commit(
         &mut self,
         messages: Vec<Message>,
-        usage: crate::model::Usage,
+        usage: Usage,
         is_final: bool,
     ) -> Result<Arc<[Message]>, AgentError> {
         let index = self.next_index;

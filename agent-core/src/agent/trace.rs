@@ -7,7 +7,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::memory::RunId;
 use crate::message::Message;
-use crate::model::{FinishReason, Usage};
+use crate::model::FinishReason;
+use crate::usage::Usage;
 
 /// One model call and the tool calls it asked for.
 ///
