@@ -183,6 +183,9 @@ fn output_mode(request: &ChatRequest) -> Result<(OutputMode, Option<Vec<&ToolSpe
                 "tool choice names `{name}`, which is not among the offered tools"
             ))),
         },
+        other => Err(ModelError::InvalidRequest(format!(
+            "tool choice {other:?} is not supported"
+        ))),
     }
 }
 

@@ -22,10 +22,7 @@ async fn the_image_adds_prompt_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let model = mllama(dir.path()).await;
     assert!(model.accepts_images());
-    let ask = |messages| ChatRequest {
-        max_tokens: Some(4),
-        ..ChatRequest::new(messages)
-    };
+    let ask = |messages: Vec<Message>| ChatRequest::new(messages).with_max_tokens(4);
     let with = model
         .chat(ask(vec![Message::user_with_images(
             "What is this?",
@@ -112,12 +109,10 @@ async fn specific_tool_choice_names_the_tool() {
             "required": ["word", "times"]
         }),
     };
-    let request = ChatRequest {
-        tools: vec![calculator().spec().clone(), echo.clone()],
-        tool_choice: ToolChoice::Specific("echo".into()),
-        max_tokens: Some(64),
-        ..ChatRequest::new(vec![Message::user("Say hi twice.")])
-    };
+    let request = ChatRequest::new(vec![Message::user("Say hi twice.")])
+        .with_tools(vec![calculator().spec().clone(), echo.clone()])
+        .with_tool_choice(ToolChoice::Specific("echo".into()))
+        .with_max_tokens(64);
     let response = model.chat(request).await.unwrap();
     let calls = &response.message.tool_calls;
     assert_eq!(calls.len(), 1, "{response:#?}");
