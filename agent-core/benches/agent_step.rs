@@ -3,7 +3,8 @@
 //! A scripted model calls three tools in turn (`add`, `echo`, `now`) for 20 steps, then answers;
 //! the agent keeps in-memory memory. The time between consecutive model calls is the loop's
 //! overhead for one step: building the request, parsing nothing (calls arrive parsed), validating
-//! arguments, dispatching the tool, committing the step and growing the history.
+//! arguments, dispatching the tool, committing the step and growing the history. The same run
+//! with 200 steps shows whether that cost grows with the length of the conversation.
 //!
 //! Run: `cargo bench -p argus-core --bench agent_step`
 
@@ -20,9 +21,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-const STEPS: usize = 20;
-const RUNS: usize = 2_000;
-const WARMUP_RUNS: usize = 200;
+/// Tool steps per run, runs measured and warm-up runs: both variants make 40,000 model calls.
+const VARIANTS: [(usize, usize, usize); 2] = [(20, 2_000, 200), (200, 200, 20)];
 
 #[derive(Deserialize, JsonSchema)]
 struct AddArgs {
@@ -55,9 +55,9 @@ impl ChatModel for Timed {
     }
 }
 
-fn script() -> ScriptedModel {
+fn script(steps: usize) -> ScriptedModel {
     let mut model = ScriptedModel::new();
-    for step in 0..STEPS {
+    for step in 0..steps {
         model = match step % 3 {
             0 => model.then_calls(vec![ToolCall::new("add", json!({"a": step, "b": 2}))]),
             1 => model.then_calls(vec![ToolCall::new("echo", json!({"text": "hello"}))]),
@@ -67,10 +67,10 @@ fn script() -> ScriptedModel {
     model.then_text("done")
 }
 
-fn agent(calls: Arc<Mutex<Vec<Instant>>>) -> Agent {
+fn agent(steps: usize, calls: Arc<Mutex<Vec<Instant>>>) -> Agent {
     Agent::builder()
         .model(Timed {
-            inner: script(),
+            inner: script(steps),
             calls,
         })
         .system_prompt("You are a benchmark.")
@@ -90,7 +90,7 @@ fn agent(calls: Arc<Mutex<Vec<Instant>>>) -> Agent {
             |_: NoArgs| async move { Ok::<_, String>("2026-11-27T10:00:00Z") },
         ))
         .memory(InMemoryMemory::new())
-        .max_steps(STEPS as u32 + 1)
+        .max_steps(steps as u32 + 1)
         .build()
         .unwrap()
 }
@@ -106,16 +106,22 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut per_step = Vec::with_capacity(RUNS * STEPS);
-    let mut per_run = Vec::with_capacity(RUNS);
-    for run in 0..WARMUP_RUNS + RUNS {
-        let calls = Arc::new(Mutex::new(Vec::with_capacity(STEPS + 1)));
-        let agent = agent(Arc::clone(&calls));
+    for (steps, runs, warmup_runs) in VARIANTS {
+        measure(&runtime, steps, runs, warmup_runs);
+    }
+}
+
+fn measure(runtime: &tokio::runtime::Runtime, steps: usize, runs: usize, warmup_runs: usize) {
+    let mut per_step = Vec::with_capacity(runs * steps);
+    let mut per_run = Vec::with_capacity(runs);
+    for run in 0..warmup_runs + runs {
+        let calls = Arc::new(Mutex::new(Vec::with_capacity(steps + 1)));
+        let agent = agent(steps, Arc::clone(&calls));
         let started = Instant::now();
         let output = runtime.block_on(agent.run("Go.")).unwrap();
         let elapsed = started.elapsed();
-        assert_eq!(output.trace.steps.len(), STEPS + 1);
-        if run < WARMUP_RUNS {
+        assert_eq!(output.trace.steps.len(), steps + 1);
+        if run < warmup_runs {
             continue;
         }
         let calls = calls.lock().unwrap();
@@ -125,7 +131,7 @@ fn main() {
     per_step.sort();
     per_run.sort();
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!("agent_step: {RUNS} runs x {STEPS} tool steps + final answer (scripted model, 3 tools, in-memory memory)");
+    println!("agent_step: {runs} runs x {steps} tool steps + final answer (scripted model, 3 tools, in-memory memory)");
     println!(
         "per model call: median {:.1} us, p99 {:.1} us, max {:.1} us",
         us(percentile(&per_step, 0.5)),
@@ -134,7 +140,7 @@ fn main() {
     );
     println!(
         "per run ({} model calls): median {:.1} us, p99 {:.1} us",
-        STEPS + 1,
+        steps + 1,
         us(percentile(&per_run, 0.5)),
         us(percentile(&per_run, 0.99))
     );

@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     let output = agent
         .run("How many SKU-7 lamps, at what price in EUR?")
         .await?;
-    for result in &output.trace.steps[0].tool_results {
+    for result in output.trace.steps[0].tool_results() {
         let name = result
             .tool_result
             .as_ref()

@@ -82,7 +82,10 @@ async fn main() -> anyhow::Result<()> {
     for message in &first_request.messages {
         println!("  {:>9}: {}", message.role.as_str(), message.text());
     }
-    println!("recall -> {}", output.trace.steps[0].tool_results[0].text());
+    println!(
+        "recall -> {}",
+        output.trace.steps[0].tool_results()[0].text()
+    );
     println!("run 2: {}", output.answer);
 
     let info = memory.session(&session).await?;

@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
 
     let output = agent.run("Where do quokkas live?").await?;
     for step in &output.trace.steps {
-        for (call, result) in step.assistant.tool_calls.iter().zip(&step.tool_results) {
+        for (call, result) in step.assistant().tool_calls.iter().zip(step.tool_results()) {
             println!(
                 "\n{} {}\n{}",
                 call.name,

@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
                 println!(
                     "  └ step {}: {} tool call(s), {:?}, {} µs",
                     step.index,
-                    step.assistant.tool_calls.len(),
+                    step.assistant().tool_calls.len(),
                     step.finish_reason,
                     step.duration_us
                 );

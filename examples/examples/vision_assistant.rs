@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         .run(Message::user_with_images(question, vec![image.reference]))
         .await?;
     for step in &output.trace.steps {
-        for (call, result) in step.assistant.tool_calls.iter().zip(&step.tool_results) {
+        for (call, result) in step.assistant().tool_calls.iter().zip(step.tool_results()) {
             println!(
                 "tool call: {}({}) -> {}",
                 call.name,

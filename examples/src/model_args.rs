@@ -173,8 +173,9 @@ impl ModelArgs {
                 ))
                 .into());
             }
-            let model = ReplayModel::from_file(path)
-                .map_err(|e| UserError::invalid(format!("cannot replay: {e}")))?;
+            let model = ReplayModel::from_file(path).map_err(|e| {
+                UserError::invalid(format!("cannot replay: {:#}", anyhow::Error::from(e)))
+            })?;
             return Ok(Arc::new(model));
         }
         let name = self.model.as_deref().unwrap_or(PRESETS[0].name);

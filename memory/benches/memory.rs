@@ -107,13 +107,9 @@ fn run_steps(rng: &mut Rng, run: usize, first: bool) -> Vec<StepRecord> {
     } else {
         Message::user(rng.text(30))
     };
-    let usage = Usage {
-        prompt_tokens: 900,
-        completion_tokens: 40,
-        cached_prompt_tokens: 512,
-        prompt_ms: 35.0,
-        completion_ms: 400.0,
-    };
+    let usage = Usage::new(900, 40)
+        .with_cached_prompt_tokens(512)
+        .with_timings(35.0, 400.0);
     let step = |index, messages, is_final| StepRecord {
         run_id: run_id.clone(),
         index,

@@ -98,20 +98,20 @@ async fn logged_steps(
                 run_id: RunId::new(row.try_get::<String, _>(0).map_err(decode)?),
                 index: u32_from_sql(row.try_get(1).map_err(decode)?, "step index")?,
                 messages: step_messages,
-                usage: Usage {
-                    prompt_tokens: u64_from_sql(row.try_get(5).map_err(decode)?),
-                    completion_tokens: u64_from_sql(row.try_get(6).map_err(decode)?),
-                    cached_prompt_tokens: u64_from_sql(row.try_get(7).map_err(decode)?),
-                    // SQLite stores NaN as NULL.
-                    prompt_ms: row
-                        .try_get::<Option<f64>, _>(8)
+                usage: Usage::new(
+                    u64_from_sql(row.try_get(5).map_err(decode)?),
+                    u64_from_sql(row.try_get(6).map_err(decode)?),
+                )
+                .with_cached_prompt_tokens(u64_from_sql(row.try_get(7).map_err(decode)?))
+                // SQLite stores NaN as NULL.
+                .with_timings(
+                    row.try_get::<Option<f64>, _>(8)
                         .map_err(decode)?
                         .unwrap_or(f64::NAN),
-                    completion_ms: row
-                        .try_get::<Option<f64>, _>(9)
+                    row.try_get::<Option<f64>, _>(9)
                         .map_err(decode)?
                         .unwrap_or(f64::NAN),
-                },
+                ),
                 is_final: row.try_get(10).map_err(decode)?,
             },
             committed_at_ms: row.try_get(2).map_err(decode)?,

@@ -164,6 +164,11 @@ pub(crate) async fn insert_message(
                 .bind(&image.sha256)
                 .bind(image.data.is_some())
             }
+            other => {
+                return Err(MemoryError::backend(format!(
+                    "cannot store the content part {other:?}"
+                )))
+            }
         };
         query
             .execute(&mut *conn)

@@ -211,10 +211,8 @@ async fn direct(model: &MistralRsModel, system: &str) -> Sample {
 
 /// The same request through `ChatModel::chat_stream`.
 async fn through_chat_model(model: &MistralRsModel, system: &str) -> Sample {
-    let request = ChatRequest {
-        max_tokens: Some(MAX_TOKENS),
-        ..ChatRequest::new(vec![Message::system(system), Message::user(USER)])
-    };
+    let request = ChatRequest::new(vec![Message::system(system), Message::user(USER)])
+        .with_max_tokens(MAX_TOKENS);
     let started = Instant::now();
     let mut stream = model.chat_stream(request).await.unwrap();
     let mut first_token = None;

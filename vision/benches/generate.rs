@@ -56,10 +56,8 @@ async fn run() {
         .max_tokens(TOKENS)
         .build()
         .unwrap();
-    let request = ChatRequest {
-        max_tokens: Some(TOKENS),
-        ..ChatRequest::new(vec![Message::system(SYSTEM), Message::user(USER)])
-    };
+    let request = ChatRequest::new(vec![Message::system(SYSTEM), Message::user(USER)])
+        .with_max_tokens(TOKENS);
     let direct_request = || {
         RequestBuilder::new()
             .add_message(TextMessageRole::System, SYSTEM)

@@ -196,6 +196,7 @@ impl AgentBuilder {
         };
         Ok(Agent {
             model,
+            tool_specs: self.tools.specs().into(),
             tools: Arc::new(self.tools),
             system_prompt: self.system_prompt,
             memory: self.memory,

@@ -32,7 +32,7 @@ pub enum AgentError {
         trace: Box<RunTrace>,
     },
     /// The model failed.
-    #[error("the model failed: {source}")]
+    #[error("the model failed")]
     Model {
         /// The model's error.
         #[source]
@@ -41,7 +41,7 @@ pub enum AgentError {
         trace: Box<RunTrace>,
     },
     /// Memory could not be read or written.
-    #[error("memory failed: {source}")]
+    #[error("memory failed")]
     Memory {
         /// The memory's error.
         #[source]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::memory::{ContextStrategy, Memory, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
-use crate::tool::ToolRegistry;
+use crate::tool::{ToolRegistry, ToolSpec};
 
 pub use approval::{Approval, ApprovalHook};
 pub use builder::{AgentBuilder, BuildError, Limits};
@@ -44,7 +44,7 @@ pub use trace::{RunOutput, RunTrace, Step};
 ///     .unwrap();
 /// let output = agent.run("What is 2 + 3?").await.unwrap();
 /// assert_eq!(output.answer, "2 + 3 = 5");
-/// assert_eq!(output.trace.steps[0].tool_results[0].text(), "5");
+/// assert_eq!(output.trace.steps[0].tool_results()[0].text(), "5");
 /// # });
 /// # fn tokio_test_runtime(f: impl std::future::Future<Output = ()>) {
 /// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
@@ -54,6 +54,8 @@ pub use trace::{RunOutput, RunTrace, Step};
 pub struct Agent {
     model: Arc<dyn ChatModel>,
     tools: Arc<ToolRegistry>,
+    /// The registry's specs, shared by every request.
+    tool_specs: Arc<[ToolSpec]>,
     system_prompt: Option<String>,
     memory: Option<Arc<dyn Memory>>,
     session: Option<SessionId>,

@@ -1,5 +1,6 @@
 //! The loop itself: call the model, dispatch its tool calls, commit each step, repeat.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::BoxFuture;
@@ -8,10 +9,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step};
+use crate::error_kind::ToolErrorKind;
+use crate::history::History;
 use crate::memory::{MemoryError, NewSession, RunId, StepRecord};
 use crate::message::{new_call_id, Message, Role, ToolCall};
 use crate::model::{ChatRequest, ChatResponse, ModelError, StreamEvent, ToolChoice};
-use crate::tool::{ToolContext, ToolEffect, ToolErrorKind, ToolExecution, ToolFailure};
+use crate::tool::{ToolContext, ToolEffect, ToolExecution, ToolFailure};
+use crate::usage::Usage;
 
 impl Agent {
     /// Runs the agent on `input` until it gives a final answer.
@@ -86,7 +90,8 @@ struct RunState<'a> {
     agent: &'a Agent,
     cancel: CancellationToken,
     sink: Option<mpsc::Sender<AgentEvent>>,
-    history: Vec<Message>,
+    /// Shares its segments with the requests it was lent to and the steps of the trace.
+    history: History,
     trace: RunTrace,
     next_index: u32,
     model_steps: u32,
@@ -103,7 +108,7 @@ impl<'a> RunState<'a> {
             agent,
             cancel,
             sink,
-            history: Vec::new(),
+            history: History::new(),
             trace: RunTrace {
                 run_id: RunId::random(),
                 steps: Vec::new(),
@@ -117,9 +122,8 @@ impl<'a> RunState<'a> {
 
     async fn start(mut self, input: Message) -> Result<RunOutput, AgentError> {
         self.load_history(Some(&input)).await?;
-        self.commit(vec![input.clone()], Default::default(), false)
-            .await?;
-        self.history.push(input);
+        let segment = self.commit(vec![input], Default::default(), false).await?;
+        self.history.append(segment);
         self.run_steps().await
     }
 
@@ -169,7 +173,7 @@ impl<'a> RunState<'a> {
             other => other,
         };
         let context = loaded.map_err(|source| self.memory_error(source))?;
-        self.history.extend(context);
+        self.history.append(context.into());
         Ok(())
     }
 
@@ -212,19 +216,17 @@ impl<'a> RunState<'a> {
             }
 
             let mut messages = Vec::with_capacity(1 + tool_results.len());
-            messages.push(assistant.clone());
-            messages.extend(tool_results.iter().cloned());
-            self.commit(messages.clone(), response.usage, is_final)
-                .await?;
-            self.history.extend(messages);
-            let step = Step {
+            messages.push(assistant);
+            messages.extend(tool_results);
+            let segment = self.commit(messages, response.usage, is_final).await?;
+            self.history.append(Arc::clone(&segment));
+            let step = Step::from_segment(
                 index,
-                assistant,
-                tool_results,
-                finish_reason: response.finish_reason,
-                usage: response.usage,
-                duration_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            };
+                segment,
+                response.finish_reason,
+                response.usage,
+                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            );
             self.trace.usage.add(&step.usage);
             if self.sink.is_some() {
                 self.emit(AgentEvent::StepFinished { step: step.clone() })
@@ -234,10 +236,10 @@ impl<'a> RunState<'a> {
 
             if is_final {
                 let message = self
-                    .history
+                    .trace
+                    .steps
                     .last()
-                    .cloned()
-                    .unwrap_or_else(|| Message::assistant(""));
+                    .map_or_else(|| Message::assistant(""), |step| step.assistant().clone());
                 return Ok(RunOutput {
                     answer: message.text(),
                     message,
@@ -262,7 +264,7 @@ impl<'a> RunState<'a> {
         let agent = self.agent;
         ChatRequest {
             messages: self.history.clone(),
-            tools: agent.tools.specs().to_vec(),
+            tools: Arc::clone(&agent.tool_specs),
             tool_choice: self.tool_choice(),
             sampling: agent.sampling.clone(),
             max_tokens: agent.max_tokens,
@@ -390,16 +392,18 @@ impl<'a> RunState<'a> {
         hook.approve(call, tool.spec()).await
     }
 
+    /// Commits the step's messages to memory, returning them as one segment for the history
+    /// and the trace (moved, not copied).
     async fn commit(
         &mut self,
         messages: Vec<Message>,
-        usage: crate::model::Usage,
+        usage: Usage,
         is_final: bool,
-    ) -> Result<(), AgentError> {
+    ) -> Result<Arc<[Message]>, AgentError> {
         let index = self.next_index;
         self.next_index += 1;
         let (Some(memory), Some(session)) = (&self.agent.memory, &self.agent.session) else {
-            return Ok(());
+            return Ok(messages.into());
         };
         let record = StepRecord {
             run_id: self.trace.run_id.clone(),
@@ -411,7 +415,8 @@ impl<'a> RunState<'a> {
         memory
             .append_step(session, &record)
             .await
-            .map_err(|source| self.memory_error(source))
+            .map_err(|source| self.memory_error(source))?;
+        Ok(record.messages.into())
     }
 
     async fn emit(&self, event: AgentEvent) {

@@ -80,11 +80,11 @@ fn agent(model: Arc<ScriptedModel>) -> AgentBuilder {
 }
 
 fn result_texts(step: &Step) -> Vec<String> {
-    step.tool_results.iter().map(Message::text).collect()
+    step.tool_results().iter().map(Message::text).collect()
 }
 
 fn error_kinds(step: &Step) -> Vec<Option<ToolErrorKind>> {
-    step.tool_results
+    step.tool_results()
         .iter()
         .map(|m| m.tool_result.as_ref().and_then(|info| info.error))
         .collect()
@@ -124,12 +124,19 @@ async fn multi_step_run_with_three_tools() {
     assert_eq!(last.len(), 8);
     assert_eq!(last[0].role, Role::System);
     assert_eq!(last[1].text(), "Add, echo, then tell the time.");
-    for pair in last[2..].chunks(2) {
+    // Each step is one segment, shared by every later request and the trace: nothing is copied.
+    for (pair, step) in last.segments().skip(2).zip(steps) {
         let call = &pair[0].tool_calls[0];
         let result = pair[1].tool_result.as_ref().unwrap();
         assert_eq!(result.call_id, call.id);
         assert_eq!(result.name, call.name);
+        assert!(Arc::ptr_eq(pair, step.messages()));
     }
+    assert!(Arc::ptr_eq(
+        requests[1].messages.segments().nth(2).unwrap(),
+        steps[0].messages()
+    ));
+    assert!(Arc::ptr_eq(&requests[0].tools, &requests[3].tools));
 }
 
 /// On a paused clock, so the elapsed time is exact however loaded the machine is.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::message::{Message, Role};
-use crate::model::Usage;
+use crate::usage::Usage;
 
 pub use in_memory::InMemoryMemory;
 pub use window::{select_context, ContextStrategy, TokenCounter};

@@ -11,9 +11,11 @@ use async_trait::async_trait;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
+use crate::history::History;
 use crate::message::{Message, ToolCall};
 use crate::parse::MalformedCall;
 use crate::tool::ToolSpec;
+use crate::usage::Usage;
 
 pub use replay::{RecordingModel, ReplayError, ReplayModel};
 #[cfg(feature = "test-utils")]
@@ -22,6 +24,7 @@ pub use scripted::ScriptedModel;
 /// Whether and which tools the model may call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type", content = "name")]
+#[non_exhaustive]
 pub enum ToolChoice {
     /// Never call a tool.
     None,
@@ -53,13 +56,17 @@ pub struct Sampling {
 }
 
 /// Everything a model needs for one turn.
+///
+/// Cheap to clone: the conversation and the tool specs are shared, so building a request costs
+/// the same at every step of a run however long the conversation has grown.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChatRequest {
     /// The conversation so far, system prompt first.
-    pub messages: Vec<Message>,
+    pub messages: History,
     /// Tools the model may call.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<ToolSpec>,
+    #[serde(default, skip_serializing_if = "<[ToolSpec]>::is_empty")]
+    pub tools: Arc<[ToolSpec]>,
     /// Whether and which tools the model may call.
     #[serde(default)]
     pub tool_choice: ToolChoice,
@@ -76,17 +83,63 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     /// A request with these messages and default settings.
-    pub fn new(messages: Vec<Message>) -> Self {
+    ///
+    /// ```
+    /// use argus_core::{ChatRequest, Message, ToolChoice, ToolSpec};
+    /// use serde_json::json;
+    ///
+    /// let request = ChatRequest::new(vec![Message::user("What time is it?")])
+    ///     .with_tools(vec![ToolSpec {
+    ///         name: "now".into(),
+    ///         description: "The current time.".into(),
+    ///         parameters: json!({"type": "object"}),
+    ///     }])
+    ///     .with_tool_choice(ToolChoice::Required)
+    ///     .with_max_tokens(64);
+    /// assert_eq!(request.tools[0].name, "now");
+    /// ```
+    pub fn new(messages: impl Into<History>) -> Self {
         ChatRequest {
-            messages,
+            messages: messages.into(),
             ..ChatRequest::default()
         }
+    }
+
+    /// Sets the tools the model may call.
+    pub fn with_tools(mut self, tools: impl Into<Arc<[ToolSpec]>>) -> Self {
+        self.tools = tools.into();
+        self
+    }
+
+    /// Sets whether and which tools the model may call.
+    pub fn with_tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = choice;
+        self
+    }
+
+    /// Sets the sampling settings.
+    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Sets the cap on generated tokens.
+    pub fn with_max_tokens(mut self, tokens: u32) -> Self {
+        self.max_tokens = Some(tokens);
+        self
+    }
+
+    /// Sets the stop sequences.
+    pub fn with_stop(mut self, stop: Vec<String>) -> Self {
+        self.stop = stop;
+        self
     }
 }
 
 /// Why generation stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FinishReason {
     /// The model ended its turn.
     #[default]
@@ -99,40 +152,6 @@ pub enum FinishReason {
     StopSequence,
     /// The request was cancelled.
     Cancelled,
-}
-
-/// Token counts and timings of one or more model calls.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens in the prompt.
-    pub prompt_tokens: u64,
-    /// Tokens generated.
-    pub completion_tokens: u64,
-    /// Prompt tokens served from a prefix cache, when the model reports it.
-    #[serde(default)]
-    pub cached_prompt_tokens: u64,
-    /// Time spent on the prompt, in milliseconds.
-    #[serde(default)]
-    pub prompt_ms: f64,
-    /// Time spent generating, in milliseconds.
-    #[serde(default)]
-    pub completion_ms: f64,
-}
-
-impl Usage {
-    /// Adds `other` into `self`.
-    pub fn add(&mut self, other: &Usage) {
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.cached_prompt_tokens += other.cached_prompt_tokens;
-        self.prompt_ms += other.prompt_ms;
-        self.completion_ms += other.completion_ms;
-    }
-
-    /// Prompt plus completion tokens.
-    pub fn total_tokens(&self) -> u64 {
-        self.prompt_tokens + self.completion_tokens
-    }
 }
 
 /// A model's answer to one request.
@@ -181,6 +200,7 @@ impl ChatResponse {
 /// One event of a streamed response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StreamEvent {
     /// More assistant text.
     TextDelta {
@@ -361,12 +381,12 @@ mod tests {
     #[test]
     fn request_round_trips_through_json() {
         let request = ChatRequest {
-            messages: vec![Message::system("s"), Message::user("u")],
-            tools: vec![ToolSpec {
+            messages: vec![Message::system("s"), Message::user("u")].into(),
+            tools: Arc::from([ToolSpec {
                 name: "now".into(),
                 description: "time".into(),
                 parameters: json!({"type": "object"}),
-            }],
+            }]),
             tool_choice: ToolChoice::Specific("now".into()),
             sampling: Sampling {
                 temperature: Some(0.5),
@@ -379,23 +399,5 @@ mod tests {
         };
         let json = serde_json::to_string(&request).unwrap();
         assert_eq!(serde_json::from_str::<ChatRequest>(&json).unwrap(), request);
-    }
-
-    #[test]
-    fn usage_adds_up() {
-        let mut total = Usage::default();
-        let step = Usage {
-            prompt_tokens: 10,
-            completion_tokens: 3,
-            cached_prompt_tokens: 4,
-            prompt_ms: 1.5,
-            completion_ms: 2.0,
-        };
-        total.add(&step);
-        total.add(&step);
-        assert_eq!(total.prompt_tokens, 20);
-        assert_eq!(total.total_tokens(), 26);
-        assert_eq!(total.cached_prompt_tokens, 8);
-        assert!((total.prompt_ms - 3.0).abs() < f64::EPSILON);
     }
 }

@@ -15,9 +15,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error_kind::ToolErrorKind;
+
 pub use closure::{tool_fn, tool_fn_with_context, FnTool, IntoTool};
 pub use context::ToolContext;
-pub use failure::{ToolErrorKind, ToolFailure};
+pub use failure::ToolFailure;
 pub use registry::{RegistryError, ToolExecution, ToolOutput, ToolRegistry};
 pub use schema::{schema_for, validate_arguments, SchemaViolation};
 

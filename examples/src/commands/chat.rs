@@ -160,7 +160,7 @@ async fn answer(agent: &argus_core::Agent, input: Message) {
                 }
                 match error {
                     AgentError::Cancelled { .. } => eprintln!("[cancelled]"),
-                    other => eprintln!("error: {other}"),
+                    other => eprintln!("error: {}", one_line(&other.into())),
                 }
                 break;
             }

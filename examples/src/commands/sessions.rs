@@ -258,6 +258,7 @@ pub(crate) fn render(message: &Message) -> String {
                 let short: String = image.sha256.chars().take(12).collect();
                 line.push_str(&format!(" [image {} {short}]", image.media_type));
             }
+            other => line.push_str(&format!(" {other:?}")),
         }
     }
     for call in &message.tool_calls {

@@ -55,19 +55,16 @@ pub(crate) async fn run_suite(
 ) -> Vec<CaseScore> {
     let mut scores = Vec::with_capacity(suite.cases.len());
     for case in &suite.cases {
-        let request = ChatRequest {
-            messages: vec![
-                Message::system(suite.system_prompt.clone()),
-                Message::user(case.prompt.clone()),
-            ],
-            tools: suite.specs(case),
-            tool_choice: match mode {
-                Mode::Free => ToolChoice::Auto,
-                Mode::Constrained => ToolChoice::Required,
-            },
-            max_tokens: Some(max_tokens),
-            ..ChatRequest::default()
-        };
+        let request = ChatRequest::new(vec![
+            Message::system(suite.system_prompt.clone()),
+            Message::user(case.prompt.clone()),
+        ])
+        .with_tools(suite.specs(case))
+        .with_tool_choice(match mode {
+            Mode::Free => ToolChoice::Auto,
+            Mode::Constrained => ToolChoice::Required,
+        })
+        .with_max_tokens(max_tokens);
         let started = Instant::now();
         let response = model.chat(request.clone()).await;
         let elapsed = started.elapsed();

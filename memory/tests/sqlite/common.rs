@@ -126,13 +126,9 @@ pub(crate) fn rich_steps() -> Vec<StepRecord> {
     multi.content.push(argus_core::ContentPart::Text {
         text: "second part ünïcödé 🎉".into(),
     });
-    let usage = Usage {
-        prompt_tokens: 1_200,
-        completion_tokens: 37,
-        cached_prompt_tokens: 1_024,
-        prompt_ms: 12.5,
-        completion_ms: 480.125,
-    };
+    let usage = Usage::new(1_200, 37)
+        .with_cached_prompt_tokens(1_024)
+        .with_timings(12.5, 480.125);
     vec![
         step(
             "run-1",

@@ -449,11 +449,7 @@ fn append_step(run: &str, index: u32) -> StepRecord {
         run_id: RunId::new(run),
         index,
         messages,
-        usage: Usage {
-            prompt_tokens: u64::from(index) * 10,
-            completion_tokens: 3,
-            ..Usage::default()
-        },
+        usage: Usage::new(u64::from(index) * 10, 3),
         is_final: index + 1 == STEPS_PER_RUN,
     }
 }

@@ -35,8 +35,8 @@ async fn after_a_restart_the_session_continues_and_recall_finds_the_earlier_fact
     };
     let steps = &first.trace.steps;
     assert_eq!(steps.len(), 2);
-    assert_eq!(steps[0].tool_results[0].text(), "1800");
-    let clock: Value = serde_json::from_str(&steps[0].tool_results[1].text())?;
+    assert_eq!(steps[0].tool_results()[0].text(), "1800");
+    let clock: Value = serde_json::from_str(&steps[0].tool_results()[1].text())?;
     assert_eq!(clock["timezone"], "Europe/Lisbon", "{clock}");
 
     // Second "process": a new handle on the same file, a new agent, the same session.
@@ -53,14 +53,14 @@ async fn after_a_restart_the_session_continues_and_recall_finds_the_earlier_fact
     // The model's first request: system prompt, the first run exactly as committed, new input.
     let mut expected = vec![Message::system(SYSTEM), Message::user(input)];
     for step in steps {
-        expected.push(step.assistant.clone());
-        expected.extend(step.tool_results.iter().cloned());
+        expected.push(step.assistant().clone());
+        expected.extend(step.tool_results().iter().cloned());
     }
     expected.push(Message::user("What was my locker code?"));
     assert_eq!(model.requests()[0].messages, expected);
 
     // `recall` searched this session and found the first run's input.
-    let recall = &second.trace.steps[0].tool_results[0];
+    let recall = &second.trace.steps[0].tool_results()[0];
     let info = recall.tool_result.as_ref().unwrap();
     assert_eq!(
         (info.name.as_str(), info.error),
@@ -94,7 +94,7 @@ async fn after_a_restart_the_session_continues_and_recall_finds_the_earlier_fact
         .load_context(&session, &ContextStrategy::Full)
         .await?;
     let (answer, before) = context.split_last().unwrap();
-    assert_eq!(before, &model.requests()[1].messages[1..]);
+    assert_eq!(before, &model.requests()[1].messages.to_vec()[1..]);
     assert_eq!(answer, &second.message);
     Ok(())
 }
@@ -123,10 +123,10 @@ async fn recall_stays_in_its_session_unless_asked_for_all() -> anyhow::Result<()
         .run("Which hotel did I pick?")
         .await?;
     let scoped: Vec<SearchHit> =
-        serde_json::from_str(&output.trace.steps[0].tool_results[0].text())?;
+        serde_json::from_str(&output.trace.steps[0].tool_results()[0].text())?;
     assert!(scoped.is_empty(), "{scoped:#?}");
     let everywhere: Vec<SearchHit> =
-        serde_json::from_str(&output.trace.steps[1].tool_results[0].text())?;
+        serde_json::from_str(&output.trace.steps[1].tool_results()[0].text())?;
     assert_eq!(everywhere.len(), 1, "{everywhere:#?}");
     assert_eq!(everywhere[0].session_id, trip);
     assert!(everywhere[0].snippet.contains("Casa Azul"));

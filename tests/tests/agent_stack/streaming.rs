@@ -72,17 +72,17 @@ async fn each_step_is_committed_before_its_event() -> anyhow::Result<()> {
         match event {
             AgentEvent::TextDelta { text, .. } => streamed_text.push_str(&text),
             AgentEvent::StepFinished { step } => {
-                committed += 1 + step.tool_results.len();
+                committed += 1 + step.tool_results().len();
                 let run = observer.last_run(&session).await?.unwrap();
                 assert_eq!(run.steps, step.index + 1, "{run:?}");
-                assert_eq!(run.finished, step.assistant.tool_calls.is_empty());
+                assert_eq!(run.finished, step.assistant().tool_calls.is_empty());
                 let context = observer
                     .load_context(&session, &ContextStrategy::Full)
                     .await?;
                 assert_eq!(context.len(), committed);
-                let tail = &context[committed - 1 - step.tool_results.len()..];
-                assert_eq!(tail[0], step.assistant);
-                assert_eq!(tail[1..], step.tool_results[..]);
+                let tail = &context[committed - 1 - step.tool_results().len()..];
+                assert_eq!(tail[0], *step.assistant());
+                assert_eq!(tail[1..], step.tool_results()[..]);
                 finished.push(step.index);
                 permits.add_permits(1);
             }
@@ -94,12 +94,12 @@ async fn each_step_is_committed_before_its_event() -> anyhow::Result<()> {
     let output = output.expect("the stream ended without a final answer");
     assert_eq!(finished, [1, 2, 3]);
     assert_eq!(output.answer, "6 * 7 is 42, as of the time in Tokyo.");
-    assert_eq!(output.trace.steps[0].tool_results[0].text(), "42");
+    assert_eq!(output.trace.steps[0].tool_results()[0].text(), "42");
     let texts: String = output
         .trace
         .steps
         .iter()
-        .map(|s| s.assistant.text())
+        .map(|s| s.assistant().text())
         .collect();
     assert_eq!(streamed_text, texts);
     let run = observer.last_run(&session).await?.unwrap();

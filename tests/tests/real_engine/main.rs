@@ -48,7 +48,7 @@ async fn a_forced_calculator_call_runs_to_an_answer_and_every_step_is_stored() -
     let steps = &output.trace.steps;
     assert_eq!(steps.len(), 2, "{steps:#?}");
     // Step 1: one call of the calculator, with arguments valid against its schema.
-    let calls = &steps[0].assistant.tool_calls;
+    let calls = &steps[0].assistant().tool_calls;
     assert_eq!(calls.len(), 1, "{:#?}", steps[0]);
     assert_eq!(calls[0].name, "calculator");
     if let Err(violation) = validate_arguments(&schema, &calls[0].arguments) {
@@ -61,17 +61,17 @@ async fn a_forced_calculator_call_runs_to_an_answer_and_every_step_is_stored() -
     );
     // The registry ran it: random weights write random expressions, so the calculator may
     // refuse one, but only as the tool's own failure, never as invalid arguments.
-    let result = steps[0].tool_results[0].tool_result.as_ref().unwrap();
+    let result = steps[0].tool_results()[0].tool_result.as_ref().unwrap();
     assert_eq!(result.call_id, calls[0].id);
     assert!(
         matches!(result.error, None | Some(ToolErrorKind::Failed)),
         "{:?}: {}",
         result.error,
-        steps[0].tool_results[0].text()
+        steps[0].tool_results()[0].text()
     );
     // Step 2: the final answer, with the tool result in its prompt.
-    assert!(steps[1].assistant.tool_calls.is_empty());
-    assert_eq!(output.answer, steps[1].assistant.text());
+    assert!(steps[1].assistant().tool_calls.is_empty());
+    assert_eq!(output.answer, steps[1].assistant().text());
     assert!(steps[1].usage.prompt_tokens > steps[0].usage.prompt_tokens);
     assert!(steps.iter().all(|s| s.usage.completion_tokens > 0));
 
@@ -86,8 +86,8 @@ async fn a_forced_calculator_call_runs_to_an_answer_and_every_step_is_stored() -
         .await?;
     let mut expected = vec![Message::user("What is 17 * 23? Use the calculator.")];
     for step in steps {
-        expected.push(step.assistant.clone());
-        expected.extend(step.tool_results.iter().cloned());
+        expected.push(step.assistant().clone());
+        expected.extend(step.tool_results().iter().cloned());
     }
     assert_eq!(context, expected);
 

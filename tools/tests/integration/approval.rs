@@ -37,10 +37,10 @@ async fn a_denied_write_reaches_the_model_as_denied() {
         .run("Rewrite my notes.")
         .await
         .unwrap();
-    let read = &output.trace.steps[0].tool_results[0];
+    let read = &output.trace.steps[0].tool_results()[0];
     assert_eq!(read.tool_result.as_ref().unwrap().error, None);
     assert_eq!(read.text(), "original");
-    let write = &output.trace.steps[1].tool_results[0];
+    let write = &output.trace.steps[1].tool_results()[0];
     assert_eq!(
         write.tool_result.as_ref().unwrap().error,
         Some(ToolErrorKind::Denied)
@@ -66,7 +66,7 @@ async fn an_approved_write_runs() {
         .run("Rewrite my notes.")
         .await
         .unwrap();
-    let write = &output.trace.steps[1].tool_results[0];
+    let write = &output.trace.steps[1].tool_results()[0];
     assert_eq!(write.tool_result.as_ref().unwrap().error, None);
     assert_eq!(write.text(), "wrote 9 bytes to notes.txt");
     assert_eq!(

@@ -183,6 +183,9 @@ fn output_mode(request: &ChatRequest) -> Result<(OutputMode, Option<Vec<&ToolSpe
                 "tool choice names `{name}`, which is not among the offered tools"
             ))),
         },
+        other => Err(ModelError::InvalidRequest(format!(
+            "tool choice {other:?} is not supported"
+        ))),
     }
 }
 
@@ -411,7 +414,8 @@ mod tests {
             name: "calculator".into(),
             description: "math".into(),
             parameters: json!({"type": "object"}),
-        }];
+        }]
+        .into();
         request
     }
 
@@ -514,7 +518,7 @@ mod tests {
             output_mode(&request),
             Err(ModelError::InvalidRequest(_))
         ));
-        request.tools = vec![tool];
+        request.tools = vec![tool].into();
         assert_eq!(output_mode(&request).unwrap().0, OutputMode::ForcedCall);
         request.tool_choice = ToolChoice::Specific("nope".into());
         assert!(output_mode(&request).is_err());

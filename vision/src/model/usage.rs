@@ -8,13 +8,10 @@ use argus_core::{ChatRequest, ContentPart, Message, Usage};
 
 /// mistral.rs's usage as argus [`Usage`] (without the cache estimate).
 pub(crate) fn from_mistralrs(usage: &mistralrs::Usage) -> Usage {
-    Usage {
-        prompt_tokens: usage.prompt_tokens as u64,
-        completion_tokens: usage.completion_tokens as u64,
-        cached_prompt_tokens: 0,
-        prompt_ms: f64::from(usage.total_prompt_time_sec) * 1000.0,
-        completion_ms: f64::from(usage.total_completion_time_sec) * 1000.0,
-    }
+    Usage::new(usage.prompt_tokens as u64, usage.completion_tokens as u64).with_timings(
+        f64::from(usage.total_prompt_time_sec) * 1000.0,
+        f64::from(usage.total_completion_time_sec) * 1000.0,
+    )
 }
 
 /// One finished request, as the prefix cache saw it.
@@ -115,6 +112,7 @@ fn message_hash(message: &Message) -> u64 {
         match part {
             ContentPart::Text { text } => text.hash(&mut hasher),
             ContentPart::Image { image } => image.sha256.hash(&mut hasher),
+            other => format!("{other:?}").hash(&mut hasher),
         }
     }
     for call in &message.tool_calls {
@@ -132,18 +130,16 @@ mod tests {
     fn a_follow_up_turn_counts_the_earlier_prompt_and_answer() {
         let tracker = PrefixTracker::new(4);
         let turn1 = ChatRequest::new(vec![Message::system("s"), Message::user("a")]);
-        let usage = Usage {
-            prompt_tokens: 20,
-            completion_tokens: 5,
-            ..Usage::default()
-        };
+        let usage = Usage::new(20, 5);
         tracker.record(&turn1, &usage, "answer");
         let mut turn2 = turn1.clone();
         turn2.messages.push(Message::assistant("answer"));
         turn2.messages.push(Message::user("b"));
         assert_eq!(tracker.estimate(&turn2, true, 40), 25);
         assert_eq!(tracker.estimate(&turn2, false, 40), 0);
-        turn2.messages[2] = Message::assistant("edited");
+        let mut edited = turn2.messages.to_vec();
+        edited[2] = Message::assistant("edited");
+        turn2.messages = edited.into();
         assert_eq!(tracker.estimate(&turn2, true, 40), 20);
         let other = ChatRequest::new(vec![Message::user("unrelated"), Message::user("x")]);
         assert_eq!(tracker.estimate(&other, true, 40), 0);

@@ -22,10 +22,7 @@ async fn second_turn_reuses_the_prefix_cache() {
     assert!(!model.accepts_images());
     let mut messages = conversation();
     let first = model
-        .chat(ChatRequest {
-            max_tokens: Some(12),
-            ..ChatRequest::new(messages.clone())
-        })
+        .chat(ChatRequest::new(messages.clone()).with_max_tokens(12))
         .await
         .unwrap();
     assert_eq!(first.usage.cached_prompt_tokens, 0);
@@ -34,10 +31,7 @@ async fn second_turn_reuses_the_prefix_cache() {
     messages.push(Message::user("And tomorrow?"));
     let (hits_before, _) = model.prefix_cache_stats();
     let second = model
-        .chat(ChatRequest {
-            max_tokens: Some(12),
-            ..ChatRequest::new(messages)
-        })
+        .chat(ChatRequest::new(messages).with_max_tokens(12))
         .await
         .unwrap();
     let (hits_after, _) = model.prefix_cache_stats();
@@ -62,10 +56,7 @@ async fn second_turn_reuses_the_prefix_cache() {
 async fn streamed_deltas_add_up_to_the_final_text() {
     let dir = tempfile::tempdir().unwrap();
     let model = gguf(dir.path()).await;
-    let request = ChatRequest {
-        max_tokens: Some(24),
-        ..ChatRequest::new(conversation())
-    };
+    let request = ChatRequest::new(conversation()).with_max_tokens(24);
     let mut stream = model.chat_stream(request.clone()).await.unwrap();
     let mut deltas = Vec::new();
     let mut done = None;
@@ -74,6 +65,7 @@ async fn streamed_deltas_add_up_to_the_final_text() {
             StreamEvent::TextDelta { text } => deltas.push(text),
             StreamEvent::ToolCall { call } => panic!("unexpected call {call:?}"),
             StreamEvent::Done { response } => done = Some(response),
+            other => panic!("unexpected event {other:?}"),
         }
     }
     let done = done.expect("the stream ended without Done");
@@ -90,12 +82,10 @@ async fn streamed_deltas_add_up_to_the_final_text() {
 async fn a_streamed_forced_call_arrives_as_a_tool_call_event() {
     let dir = tempfile::tempdir().unwrap();
     let model = gguf(dir.path()).await;
-    let request = ChatRequest {
-        tools: vec![calculator().spec().clone()],
-        tool_choice: ToolChoice::Required,
-        max_tokens: Some(96),
-        ..ChatRequest::new(vec![Message::user("What is 2 + 3?")])
-    };
+    let request = ChatRequest::new(vec![Message::user("What is 2 + 3?")])
+        .with_tools(vec![calculator().spec().clone()])
+        .with_tool_choice(ToolChoice::Required)
+        .with_max_tokens(96);
     let events: Vec<StreamEvent> = model
         .chat_stream(request)
         .await

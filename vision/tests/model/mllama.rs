@@ -22,10 +22,7 @@ async fn the_image_adds_prompt_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let model = mllama(dir.path()).await;
     assert!(model.accepts_images());
-    let ask = |messages| ChatRequest {
-        max_tokens: Some(4),
-        ..ChatRequest::new(messages)
-    };
+    let ask = |messages: Vec<Message>| ChatRequest::new(messages).with_max_tokens(4);
     let with = model
         .chat(ask(vec![Message::user_with_images(
             "What is this?",
@@ -72,15 +69,15 @@ async fn forced_call_is_dispatched_by_the_agent_and_the_run_ends_with_an_answer(
     let steps = &output.trace.steps;
     assert_eq!(steps.len(), 2, "{steps:#?}");
     // Step 1: exactly one call of the registered tool, with schema-valid arguments.
-    let calls = &steps[0].assistant.tool_calls;
+    let calls = &steps[0].assistant().tool_calls;
     assert_eq!(calls.len(), 1, "{:#?}", steps[0]);
     assert_eq!(calls[0].name, "calculator");
     validate_arguments(&schema, &calls[0].arguments).unwrap();
     assert!(calls[0].arguments["expr"].as_str().unwrap().chars().count() <= 24);
     // The registry ran it and its result went back to the model.
-    assert_eq!(steps[0].tool_results.len(), 1);
+    assert_eq!(steps[0].tool_results().len(), 1);
     assert_eq!(
-        steps[0].tool_results[0]
+        steps[0].tool_results()[0]
             .tool_result
             .as_ref()
             .unwrap()
@@ -88,8 +85,8 @@ async fn forced_call_is_dispatched_by_the_agent_and_the_run_ends_with_an_answer(
         calls[0].id
     );
     // Step 2: a final answer without calls.
-    assert!(steps[1].assistant.tool_calls.is_empty());
-    assert_eq!(output.answer, steps[1].assistant.text());
+    assert!(steps[1].assistant().tool_calls.is_empty());
+    assert_eq!(output.answer, steps[1].assistant().text());
     assert!(steps[1].usage.prompt_tokens > steps[0].usage.prompt_tokens);
     // The prefix cache is on for this vision model: step 2 extends step 1's prompt.
     assert!(
@@ -112,12 +109,10 @@ async fn specific_tool_choice_names_the_tool() {
             "required": ["word", "times"]
         }),
     };
-    let request = ChatRequest {
-        tools: vec![calculator().spec().clone(), echo.clone()],
-        tool_choice: ToolChoice::Specific("echo".into()),
-        max_tokens: Some(64),
-        ..ChatRequest::new(vec![Message::user("Say hi twice.")])
-    };
+    let request = ChatRequest::new(vec![Message::user("Say hi twice.")])
+        .with_tools(vec![calculator().spec().clone(), echo.clone()])
+        .with_tool_choice(ToolChoice::Specific("echo".into()))
+        .with_max_tokens(64);
     let response = model.chat(request).await.unwrap();
     let calls = &response.message.tool_calls;
     assert_eq!(calls.len(), 1, "{response:#?}");

@@ -147,13 +147,13 @@ fn print_trace(trace: &RunTrace) {
         eprintln!(
             "step {}: text {:?}, calls {:?}, results {:?} ({} prompt + {} completion tokens, {:.1} s)",
             step.index,
-            step.assistant.text(),
-            step.assistant
+            step.assistant().text(),
+            step.assistant()
                 .tool_calls
                 .iter()
                 .map(|c| (&c.name, c.arguments.to_string()))
                 .collect::<Vec<_>>(),
-            step.tool_results
+            step.tool_results()
                 .iter()
                 .map(|m| (m.text(), m.tool_result.as_ref().and_then(|r| r.error)))
                 .collect::<Vec<_>>(),
@@ -194,25 +194,25 @@ async fn forced_calculator_call(model: &MistralRsModel) {
     };
     print_trace(trace);
     let first = &trace.steps[0];
-    assert_eq!(first.assistant.tool_calls.len(), 1, "{first:#?}");
-    let call = &first.assistant.tool_calls[0];
+    assert_eq!(first.assistant().tool_calls.len(), 1, "{first:#?}");
+    let call = &first.assistant().tool_calls[0];
     assert_eq!(call.name, "calculator");
     validate_arguments(&schema, &call.arguments).unwrap();
     let expression = call.arguments["expression"].as_str().unwrap();
     eprintln!("calculator expression: {expression:?}");
-    assert_eq!(first.tool_results.len(), 1);
-    let info = first.tool_results[0].tool_result.as_ref().unwrap();
+    assert_eq!(first.tool_results().len(), 1);
+    let info = first.tool_results()[0].tool_result.as_ref().unwrap();
     assert_eq!(info.call_id, call.id);
     eprintln!(
         "tool result: {:?} (error: {:?})",
-        first.tool_results[0].text(),
+        first.tool_results()[0].text(),
         info.error
     );
     // Greedy, F32, CPU: with the pattern in the schema the grammar leaves the model only the
     // numbers and the operator to choose, and it picks the question's own `17 * 23`. The
     // grammar's end token stops the step right after the call (18 tokens, not the limit).
     assert_eq!(expression, "17 * 23");
-    assert_eq!(first.tool_results[0].text(), "391");
+    assert_eq!(first.tool_results()[0].text(), "391");
     assert_eq!(info.error, None);
     assert!(
         first.usage.completion_tokens < 32,
@@ -224,7 +224,7 @@ async fn forced_calculator_call(model: &MistralRsModel) {
     let output = result.expect("the run finishes with an answer");
     assert_eq!(output.trace.steps.len(), 2);
     let last = &output.trace.steps[1];
-    assert!(last.assistant.tool_calls.is_empty(), "{last:#?}");
+    assert!(last.assistant().tool_calls.is_empty(), "{last:#?}");
     assert!(
         output.answer.starts_with("You are a calculator assistant."),
         "{:?}",
