@@ -9,7 +9,7 @@ mod trace;
 
 use std::sync::Arc;
 
-use crate::memory::{ContextStrategy, Memory, SessionId};
+use crate::memory::{ContextStrategy, RunLog, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
 use crate::tool::ToolRegistry;
 
@@ -55,7 +55,7 @@ pub struct Agent {
     model: Arc<dyn ChatModel>,
     tools: Arc<ToolRegistry>,
     system_prompt: Option<String>,
-    memory: Option<Arc<dyn Memory>>,
+    memory: Option<Arc<dyn RunLog>>,
     session: Option<SessionId>,
     context: ContextStrategy,
     limits: Limits,
