@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use argus_core::{Agent, ApprovalHook, ImageRef, Memory, RunLog, SessionStore, ToolChoice};
+use argus_core::{Agent, ApprovalHook, ImageRef, Memory, ToolChoice};
 use argus_memory::SqliteMemory;
 use argus_tools::{
     Calculator, Clock, HttpFetch, ImageTool, ListFiles, ReadFile, Recall, Sandbox, WriteFile,

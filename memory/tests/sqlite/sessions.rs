@@ -169,6 +169,7 @@ async fn both_stores_accept_and_reject_the_same_steps() -> anyhow::Result<()> {
     let sqlite = db.open().await?;
     let reference = InMemoryMemory::new();
     let memories: [(&str, &dyn Memory); 2] = [("sqlite", &sqlite), ("in-memory", &reference)];
+    let good = rich_steps();
     for (name, memory) in memories {
         let id = memory.create_session(NewSession::named("s", "S")).await?.id;
         for (what, bad) in invalid_steps() {
@@ -180,8 +181,8 @@ async fn both_stores_accept_and_reject_the_same_steps() -> anyhow::Result<()> {
         }
         assert_eq!(memory.session(&id).await?.message_count, 0, "{name}");
         assert_eq!(memory.last_run(&id).await?, None, "{name}");
-        for good in rich_steps() {
-            memory.append_step(&id, &good).await?;
+        for step in &good {
+            memory.append_step(&id, step).await?;
         }
 
         let export = memory.export_session(&id).await?;
@@ -200,9 +201,15 @@ async fn both_stores_accept_and_reject_the_same_steps() -> anyhow::Result<()> {
             Err(MemoryError::SessionNotFound(_))
         ));
     }
-    let steps = |export: SessionExport| export.steps.into_iter().map(|logged| logged.step);
-    assert!(steps(sqlite.export_session(&"s".into()).await?)
-        .eq(steps(reference.export_session(&"s".into()).await?)));
+    let steps = |export: SessionExport| -> Vec<_> {
+        export.steps.into_iter().map(|logged| logged.step).collect()
+    };
+    let (sqlite_steps, reference_steps) = (
+        steps(sqlite.export_session(&"s".into()).await?),
+        steps(reference.export_session(&"s".into()).await?),
+    );
+    assert_eq!(sqlite_steps, good);
+    assert_eq!(reference_steps, good);
     assert_consistent(&db.path).await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ mod streaming;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use argus_core::{Agent, ChatModel, Memory, RunLog, SessionId, SessionStore};
+use argus_core::{Agent, ChatModel, Memory, SessionId};
 use argus_memory::SqliteMemory;
 use argus_tools::{Calculator, Clock, Recall};
 use tempfile::TempDir;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use argus_core::{
     async_trait, AgentEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, ContextStrategy,
-    ModelError, RunLog, ScriptedModel, SessionId, SessionStore,
+    ModelError, RunLog, ScriptedModel, SessionId,
 };
 use futures::StreamExt as _;
 use serde_json::json;
