@@ -46,8 +46,8 @@ pub fn validate_step(step: &StepRecord) -> Result<(), MemoryError> {
     // The calls of the last assistant message still waiting for their results.
     let mut pending: &[ToolCall] = &[];
     for (position, message) in step.messages.iter().enumerate() {
-        for image in message.images() {
-            validate_image(image).map_err(|error| fail(position, error_reason(error)))?;
+        if let Some(problem) = message.images().find_map(image_problem) {
+            return Err(fail(position, problem));
         }
         if message.role == Role::Tool {
             let Some(result) = &message.tool_result else {
@@ -112,40 +112,40 @@ fn unanswered(call: &ToolCall) -> String {
     )
 }
 
-fn error_reason(error: MemoryError) -> String {
-    match error {
-        MemoryError::InvalidInput(reason) => reason,
-        other => other.to_string(),
-    }
-}
-
 /// Checks one image: its hash is lowercase hex SHA-256 and, when it carries its bytes, is
 /// theirs, and so is its `byte_len`.
 pub fn validate_image(image: &ImageRef) -> Result<(), MemoryError> {
+    match image_problem(image) {
+        Some(problem) => Err(MemoryError::InvalidInput(problem)),
+        None => Ok(()),
+    }
+}
+
+/// What is wrong with `image`, if anything.
+fn image_problem(image: &ImageRef) -> Option<String> {
     let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
     if image.sha256.len() != 64 || !image.sha256.chars().all(hex) {
-        return Err(MemoryError::invalid(format!(
+        return Some(format!(
             "image hash `{}` is not lowercase hex SHA-256",
             image.sha256
-        )));
+        ));
     }
-    if let Some(data) = &image.data {
-        if data.len() as u64 != image.byte_len {
-            return Err(MemoryError::invalid(format!(
-                "image {} says {} bytes but carries {}",
-                image.sha256,
-                image.byte_len,
-                data.len()
-            )));
-        }
-        if sha256_hex(data) != image.sha256 {
-            return Err(MemoryError::invalid(format!(
-                "image {} carries bytes with another hash",
-                image.sha256
-            )));
-        }
+    let data = image.data.as_ref()?;
+    if data.len() as u64 != image.byte_len {
+        return Some(format!(
+            "image {} says {} bytes but carries {}",
+            image.sha256,
+            image.byte_len,
+            data.len()
+        ));
     }
-    Ok(())
+    if sha256_hex(data) != image.sha256 {
+        return Some(format!(
+            "image {} carries bytes with another hash",
+            image.sha256
+        ));
+    }
+    None
 }
 
 /// The state of `step`'s run once `step` is appended, from its state before (`None` when the
