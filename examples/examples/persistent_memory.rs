@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use argus_core::{Agent, Memory, ScriptedModel, SearchQuery, SessionId};
+use argus_core::{Agent, ScriptedModel, SearchQuery, SessionId, SessionStore};
 use argus_memory::SqliteMemory;
 use argus_tools::Recall;
 use serde_json::json;

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use argus_core::{
-    ContextStrategy, Memory, Message, NewSession, RunId, SearchQuery, SessionId, SessionInfo,
-    StepRecord, TokenCounter, ToolCall, ToolResultInfo, Usage,
+    ContextStrategy, Message, NewSession, RunId, RunLog, SearchQuery, SessionId, SessionInfo,
+    SessionStore, StepRecord, TokenCounter, ToolCall, ToolResultInfo, Usage,
 };
 use argus_memory::{Durability, LoggedStep, SessionExport, SqliteMemory};
 use serde_json::json;

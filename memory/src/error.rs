@@ -92,11 +92,6 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> MemoryError {
     MemoryError::backend(format!("sqlite memory: corrupt row: {what}"))
 }
 
-/// Input the database cannot store faithfully.
-pub(crate) fn invalid(what: impl std::fmt::Display) -> MemoryError {
-    MemoryError::backend(format!("sqlite memory: invalid input: {what}"))
-}
-
 /// The primary SQLite result code of `error`, if it came from SQLite.
 pub(crate) fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
     let sqlx::Error::Database(error) = error else {

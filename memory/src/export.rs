@@ -3,52 +3,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use argus_core::{ImageRef, MemoryError, RunId, SessionId, SessionInfo, StepRecord, Usage};
-use serde::{Deserialize, Serialize};
+use argus_core::{
+    validate_export, ImageRef, LoggedStep, MemoryError, RunId, SessionExport, SessionId,
+    SessionInfo, StepRecord, Usage,
+};
 use sqlx::{Row, SqliteConnection};
 
-use crate::error::{db, invalid};
-use crate::rows::{
-    load_messages, store_image, u32_from_sql, u64_from_sql, validate_image, validate_step,
-    Selection,
-};
+use crate::error::db;
+use crate::rows::{load_messages, store_image, u32_from_sql, u64_from_sql, Selection};
 use crate::store::{find_session, insert_session, insert_step, touch_session, SqliteMemory};
 
-/// A committed step of the run log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoggedStep {
-    /// The step as it was appended.
-    pub step: StepRecord,
-    /// When it was committed, milliseconds since the Unix epoch.
-    pub committed_at_ms: i64,
-}
-
-/// A session with its run log and images, as portable JSON.
-///
-/// [`SqliteMemory::import_session`] recreates the session exactly: same id, title,
-/// timestamps, metadata, messages (with image bytes where they were written with bytes)
-/// and run log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionExport {
-    /// The format version, [`SessionExport::FORMAT`] when written by this build.
-    pub format: u32,
-    /// The session.
-    pub session: SessionInfo,
-    /// The run log in commit order. The session's messages are the steps' messages, in order.
-    pub steps: Vec<LoggedStep>,
-    /// Images the messages refer to without carrying their bytes, with the bytes (base64)
-    /// when the database has them. Images a message carries are not repeated here.
-    #[serde(default)]
-    pub images: Vec<ImageRef>,
-}
-
-impl SessionExport {
-    /// The format version this build writes and the newest it reads.
-    pub const FORMAT: u32 = 1;
-}
-
 /// The steps of the session's runs (all runs, or one) in commit order.
-async fn logged_steps(
+pub(crate) async fn logged_steps(
     conn: &mut SqliteConnection,
     session_seq: i64,
     message_count: u64,
@@ -120,112 +86,89 @@ async fn logged_steps(
     Ok(steps)
 }
 
-impl SqliteMemory {
-    /// The committed steps of run `run_id` of `session`, in order, with their messages: what
-    /// an interrupted run can be inspected and resumed from. Empty for an unknown run.
-    pub async fn run_steps(
-        &self,
-        session: &SessionId,
-        run_id: &RunId,
-    ) -> Result<Vec<LoggedStep>, MemoryError> {
-        let mut tx = self.begin_read().await?;
-        let (seq, info) = find_session(&mut tx, session).await?;
-        let steps = logged_steps(&mut tx, seq, info.message_count, Some(run_id)).await?;
-        tx.commit().await.map_err(db("ending a read"))?;
-        Ok(steps)
-    }
+/// [`SessionStore::export_session`](argus_core::SessionStore::export_session): the whole
+/// session from one consistent snapshot.
+pub(crate) async fn export_session(
+    memory: &SqliteMemory,
+    id: &SessionId,
+) -> Result<SessionExport, MemoryError> {
+    let mut tx = memory.begin_read().await?;
+    let (seq, session) = find_session(&mut tx, id).await?;
+    let steps = logged_steps(&mut tx, seq, session.message_count, None).await?;
 
-    /// The whole session as one value, from one consistent snapshot.
-    pub async fn export_session(&self, id: &SessionId) -> Result<SessionExport, MemoryError> {
-        let mut tx = self.begin_read().await?;
-        let (seq, session) = find_session(&mut tx, id).await?;
-        let steps = logged_steps(&mut tx, seq, session.message_count, None).await?;
-
-        let carried: BTreeSet<&str> = steps
-            .iter()
-            .flat_map(|s| &s.step.messages)
-            .flat_map(|m| m.images())
-            .filter(|image| image.data.is_some())
-            .map(|image| image.sha256.as_str())
-            .collect();
-        let rows = sqlx::query(
-            "SELECT DISTINCT i.sha256, i.media_type, i.byte_len, i.width, i.height, i.data
+    let carried: BTreeSet<&str> = steps
+        .iter()
+        .flat_map(|s| &s.step.messages)
+        .flat_map(|m| m.images())
+        .filter(|image| image.data.is_some())
+        .map(|image| image.sha256.as_str())
+        .collect();
+    let rows = sqlx::query(
+        "SELECT DISTINCT i.sha256, i.media_type, i.byte_len, i.width, i.height, i.data
              FROM messages m
              JOIN message_parts p ON p.message_id = m.id
              JOIN images i ON i.sha256 = p.image_sha256
              WHERE m.session_seq = ?1
              ORDER BY i.sha256",
-        )
-        .bind(seq)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("exporting images"))?;
-        let mut images = Vec::new();
-        for row in rows {
-            let decode = db("decoding an image");
-            let sha256: String = row.try_get(0).map_err(decode)?;
-            let data: Option<Vec<u8>> = row.try_get(5).map_err(decode)?;
-            if carried.contains(sha256.as_str()) || data.is_none() {
-                continue;
-            }
-            images.push(ImageRef {
-                sha256,
-                media_type: row.try_get(1).map_err(decode)?,
-                byte_len: u64_from_sql(row.try_get(2).map_err(decode)?),
-                width: row.try_get(3).map_err(decode)?,
-                height: row.try_get(4).map_err(decode)?,
-                data: data.map(Arc::from),
-            });
+    )
+    .bind(seq)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db("exporting images"))?;
+    let mut images = Vec::new();
+    for row in rows {
+        let decode = db("decoding an image");
+        let sha256: String = row.try_get(0).map_err(decode)?;
+        let data: Option<Vec<u8>> = row.try_get(5).map_err(decode)?;
+        if carried.contains(sha256.as_str()) || data.is_none() {
+            continue;
         }
-        tx.commit().await.map_err(db("ending a read"))?;
-        Ok(SessionExport {
-            format: SessionExport::FORMAT,
-            session,
-            steps,
-            images,
-        })
+        images.push(ImageRef {
+            sha256,
+            media_type: row.try_get(1).map_err(decode)?,
+            byte_len: u64_from_sql(row.try_get(2).map_err(decode)?),
+            width: row.try_get(3).map_err(decode)?,
+            height: row.try_get(4).map_err(decode)?,
+            data: data.map(Arc::from),
+        });
     }
+    tx.commit().await.map_err(db("ending a read"))?;
+    Ok(SessionExport {
+        format: SessionExport::FORMAT,
+        session,
+        steps,
+        images,
+    })
+}
 
-    /// Recreates an exported session in one transaction: all of it or nothing.
-    ///
-    /// Fails with [`MemoryError::SessionExists`] if a session with its id exists, and with
-    /// the usual step errors if the run log is inconsistent.
-    pub async fn import_session(&self, export: &SessionExport) -> Result<SessionInfo, MemoryError> {
-        if export.format > SessionExport::FORMAT {
-            return Err(invalid(format!(
-                "export format {} is newer than the {} this build reads",
-                export.format,
-                SessionExport::FORMAT
-            )));
-        }
-        for logged in &export.steps {
-            validate_step(&logged.step)?;
-        }
-        for image in &export.images {
-            validate_image(image)?;
-        }
-        let referenced: BTreeSet<&str> = export
-            .steps
-            .iter()
-            .flat_map(|s| &s.step.messages)
-            .flat_map(|m| m.images())
-            .map(|image| image.sha256.as_str())
-            .collect();
+/// [`SessionStore::import_session`](argus_core::SessionStore::import_session): one
+/// transaction, all of the session or nothing.
+pub(crate) async fn import_session(
+    memory: &SqliteMemory,
+    export: &SessionExport,
+) -> Result<SessionInfo, MemoryError> {
+    validate_export(export)?;
+    let referenced: BTreeSet<&str> = export
+        .steps
+        .iter()
+        .flat_map(|s| &s.step.messages)
+        .flat_map(|m| m.images())
+        .map(|image| image.sha256.as_str())
+        .collect();
 
-        let mut tx = self.begin_write().await?;
-        let seq = insert_session(&mut tx, &export.session).await?;
-        for image in &export.images {
-            if referenced.contains(image.sha256.as_str()) {
-                store_image(&mut tx, image).await?;
-            }
+    let mut tx = memory.begin_write().await?;
+    let seq = insert_session(&mut tx, &export.session).await?;
+    for image in &export.images {
+        if referenced.contains(image.sha256.as_str()) {
+            store_image(&mut tx, image).await?;
         }
-        let mut count = 0;
-        for logged in &export.steps {
-            count = insert_step(&mut tx, seq, count, &logged.step, logged.committed_at_ms).await?;
-        }
-        touch_session(&mut tx, seq, count, export.session.updated_at_ms).await?;
-        let (_, info) = find_session(&mut tx, &export.session.id).await?;
-        tx.commit().await.map_err(db("importing a session"))?;
-        Ok(info)
     }
+    let mut count = 0;
+    for logged in &export.steps {
+        count = insert_step(&mut tx, seq, count, &logged.step, logged.committed_at_ms).await?;
+    }
+    touch_session(&mut tx, seq, count, export.session.updated_at_ms).await?;
+    let (_, info) = find_session(&mut tx, &export.session.id).await?;
+    tx.commit().await.map_err(db("importing a session"))?;
+    Ok(info)
 }

@@ -11,6 +11,8 @@ mod search;
 mod store;
 
 pub use error::Error;
-pub use export::{LoggedStep, SessionExport};
 pub use schema::Durability;
 pub use store::SqliteMemory;
+
+/// The export format and run-log entries, defined in the kernel for every store.
+pub use argus_core::{LoggedStep, SessionExport};

@@ -5,12 +5,11 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use argus_core::{
-    sha256_hex, ContentPart, ImageRef, MemoryError, Message, Role, StepRecord, ToolCall,
-    ToolErrorKind, ToolResultInfo,
+    ContentPart, ImageRef, MemoryError, Message, Role, ToolCall, ToolErrorKind, ToolResultInfo,
 };
 use sqlx::{Row, SqliteConnection};
 
-use crate::error::{corrupt, db, invalid};
+use crate::error::{corrupt, db};
 
 /// SQLite integers are signed 64-bit: unsigned values are stored bit for bit, so every `u64`
 /// reads back as itself.
@@ -41,45 +40,6 @@ pub(crate) fn role_from_sql(role: &str) -> Result<Role, MemoryError> {
 fn error_kind_from_sql(kind: String) -> Result<ToolErrorKind, MemoryError> {
     serde_json::from_value(serde_json::Value::String(kind.clone()))
         .map_err(|_| corrupt(format!("unknown tool error kind `{kind}`")))
-}
-
-/// Checks what the database cannot store faithfully, before any transaction starts.
-pub(crate) fn validate_step(step: &StepRecord) -> Result<(), MemoryError> {
-    for message in &step.messages {
-        for image in message.images() {
-            validate_image(image)?;
-        }
-    }
-    Ok(())
-}
-
-/// An image's hash must be lowercase hex SHA-256, and match its bytes when it carries them:
-/// images are stored once per hash, so a wrong hash would hand other messages wrong bytes.
-pub(crate) fn validate_image(image: &ImageRef) -> Result<(), MemoryError> {
-    let hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
-    if image.sha256.len() != 64 || !image.sha256.chars().all(hex) {
-        return Err(invalid(format!(
-            "image hash `{}` is not lowercase hex SHA-256",
-            image.sha256
-        )));
-    }
-    if let Some(data) = &image.data {
-        if data.len() as u64 != image.byte_len {
-            return Err(invalid(format!(
-                "image {} says {} bytes but carries {}",
-                image.sha256,
-                image.byte_len,
-                data.len()
-            )));
-        }
-        if sha256_hex(data) != image.sha256 {
-            return Err(invalid(format!(
-                "image {} carries bytes with another hash",
-                image.sha256
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Stores an image once per hash. A later reference may add bytes or dimensions the first

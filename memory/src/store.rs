@@ -1,29 +1,32 @@
-//! [`SqliteMemory`]: the [`Memory`] trait over an SQLite database.
+//! [`SqliteMemory`]: the run log ([`RunLog`]) and session administration ([`SessionStore`])
+//! over an SQLite database.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use argus_core::{
-    async_trait, ContextStrategy, Memory, MemoryError, Message, NewSession, RunId, RunSummary,
-    SearchHit, SearchQuery, SessionId, SessionInfo, StepRecord,
+    advance_run, async_trait, validate_step, ContextStrategy, LoggedStep, MemoryError, Message,
+    NewSession, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport, SessionId,
+    SessionInfo, SessionStore, StepRecord,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 
 use crate::context::load_context;
 use crate::error::{corrupt, db, Error};
-use crate::rows::{insert_message, u32_from_sql, u64_from_sql, u64_to_sql, validate_step};
+use crate::export::{export_session, import_session, logged_steps};
+use crate::rows::{insert_message, u32_from_sql, u64_from_sql, u64_to_sql};
 use crate::schema::{self, Durability, Pools};
 use crate::search::search;
 
 /// Conversation memory in an SQLite database: sessions, messages with their images and tool
 /// calls, the run log, and a full-text index.
 ///
-/// Each [`append_step`](Memory::append_step) is one transaction, committed before the call
+/// Each [`append_step`](RunLog::append_step) is one transaction, committed before the call
 /// returns; see [`Durability`] for what survives which crash. Clones share the connections.
 ///
 /// ```
-/// use argus_core::{ContextStrategy, Memory, Message, NewSession, RunId, StepRecord};
+/// use argus_core::{ContextStrategy, Message, NewSession, RunId, RunLog, StepRecord};
 /// use argus_memory::SqliteMemory;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
@@ -199,7 +202,8 @@ pub(crate) async fn insert_session(
 }
 
 /// Appends `step` to the run log and its messages at `first_position`, checking the step
-/// follows its run's last committed step. Returns the position after the step's messages.
+/// follows its run's last committed step ([`advance_run`]); the caller has checked its content
+/// ([`validate_step`]). Returns the position after the step's messages.
 pub(crate) async fn insert_step(
     conn: &mut SqliteConnection,
     session_seq: i64,
@@ -218,25 +222,18 @@ pub(crate) async fn insert_step(
         Some(row) => {
             let decode = db("decoding a run");
             let id: i64 = row.try_get(0).map_err(decode)?;
-            let steps = u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?;
-            let finished: bool = row.try_get(2).map_err(decode)?;
-            Some((id, steps, finished))
+            let summary = RunSummary {
+                run_id: step.run_id.clone(),
+                steps: u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?,
+                finished: row.try_get(2).map_err(decode)?,
+            };
+            Some((id, summary))
         }
         None => None,
     };
-    if run.is_some_and(|(_, _, finished)| finished) {
-        return Err(MemoryError::RunFinished(step.run_id.clone()));
-    }
-    let expected = run.map_or(0, |(_, steps, _)| steps);
-    if step.index != expected {
-        return Err(MemoryError::StepOutOfOrder {
-            run_id: step.run_id.clone(),
-            index: step.index,
-            expected,
-        });
-    }
+    advance_run(run.as_ref().map(|(_, summary)| summary), step)?;
     let run_key: i64 = match run {
-        Some((id, _, _)) => {
+        Some((id, _)) => {
             sqlx::query("UPDATE runs SET steps = steps + 1, finished = ?2 WHERE id = ?1")
                 .bind(id)
                 .bind(step.is_final)
@@ -306,7 +303,7 @@ pub(crate) async fn touch_session(
 }
 
 #[async_trait]
-impl Memory for SqliteMemory {
+impl RunLog for SqliteMemory {
     async fn create_session(&self, new: NewSession) -> Result<SessionInfo, MemoryError> {
         let now = now_ms();
         let info = SessionInfo {
@@ -323,6 +320,65 @@ impl Memory for SqliteMemory {
         Ok(info)
     }
 
+    async fn append_step(&self, session: &SessionId, step: &StepRecord) -> Result<(), MemoryError> {
+        validate_step(step)?;
+        let mut tx = self.begin_write().await?;
+        let (seq, info) = find_session(&mut tx, session).await?;
+        let now = now_ms();
+        let count = insert_step(&mut tx, seq, info.message_count, step, now).await?;
+        touch_session(&mut tx, seq, count, now).await?;
+        tx.commit().await.map_err(db("committing a step"))
+    }
+
+    async fn load_context(
+        &self,
+        session: &SessionId,
+        strategy: &ContextStrategy,
+    ) -> Result<Vec<Message>, MemoryError> {
+        let mut tx = self.begin_read().await?;
+        let (seq, info) = find_session(&mut tx, session).await?;
+        let context = load_context(&mut tx, seq, info.message_count, strategy).await?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        Ok(context)
+    }
+
+    async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
+        let mut tx = self.begin_read().await?;
+        let (seq, _) = find_session(&mut tx, session).await?;
+        let row = sqlx::query(
+            "SELECT run_id, steps, finished FROM runs WHERE session_seq = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db("looking up the last run"))?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let decode = db("decoding a run");
+        Ok(Some(RunSummary {
+            run_id: RunId::new(row.try_get::<String, _>(0).map_err(decode)?),
+            steps: u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?,
+            finished: row.try_get(2).map_err(decode)?,
+        }))
+    }
+
+    async fn run_steps(
+        &self,
+        session: &SessionId,
+        run_id: &RunId,
+    ) -> Result<Vec<LoggedStep>, MemoryError> {
+        let mut tx = self.begin_read().await?;
+        let (seq, info) = find_session(&mut tx, session).await?;
+        let steps = logged_steps(&mut tx, seq, info.message_count, Some(run_id)).await?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        Ok(steps)
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteMemory {
     async fn session(&self, id: &SessionId) -> Result<SessionInfo, MemoryError> {
         let mut conn = self
             .pools
@@ -392,51 +448,15 @@ impl Memory for SqliteMemory {
         tx.commit().await.map_err(db("deleting a session"))
     }
 
-    async fn append_step(&self, session: &SessionId, step: &StepRecord) -> Result<(), MemoryError> {
-        validate_step(step)?;
-        let mut tx = self.begin_write().await?;
-        let (seq, info) = find_session(&mut tx, session).await?;
-        let now = now_ms();
-        let count = insert_step(&mut tx, seq, info.message_count, step, now).await?;
-        touch_session(&mut tx, seq, count, now).await?;
-        tx.commit().await.map_err(db("committing a step"))
-    }
-
-    async fn load_context(
-        &self,
-        session: &SessionId,
-        strategy: &ContextStrategy,
-    ) -> Result<Vec<Message>, MemoryError> {
-        let mut tx = self.begin_read().await?;
-        let (seq, info) = find_session(&mut tx, session).await?;
-        let context = load_context(&mut tx, seq, info.message_count, strategy).await?;
-        tx.commit().await.map_err(db("ending a read"))?;
-        Ok(context)
-    }
-
-    async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
-        let mut tx = self.begin_read().await?;
-        let (seq, _) = find_session(&mut tx, session).await?;
-        let row = sqlx::query(
-            "SELECT run_id, steps, finished FROM runs WHERE session_seq = ?1 ORDER BY id DESC LIMIT 1",
-        )
-        .bind(seq)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db("looking up the last run"))?;
-        tx.commit().await.map_err(db("ending a read"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let decode = db("decoding a run");
-        Ok(Some(RunSummary {
-            run_id: RunId::new(row.try_get::<String, _>(0).map_err(decode)?),
-            steps: u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?,
-            finished: row.try_get(2).map_err(decode)?,
-        }))
-    }
-
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, MemoryError> {
         search(&self.pools.reader, query).await
+    }
+
+    async fn export_session(&self, id: &SessionId) -> Result<SessionExport, MemoryError> {
+        export_session(self, id).await
+    }
+
+    async fn import_session(&self, export: &SessionExport) -> Result<SessionInfo, MemoryError> {
+        import_session(self, export).await
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use argus_core::{Memory, SearchHit, SearchQuery, Tool, ToolContext, ToolPolicy};
+use argus_core::{SearchHit, SearchQuery, SessionStore, Tool, ToolContext, ToolPolicy};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -24,7 +24,7 @@ pub struct RecallArgs {
     pub limit: Option<u8>,
 }
 
-/// Searches the conversation memory ([`Memory::search`]): the current session by default,
+/// Searches the conversation memory ([`SessionStore::search`]): the current session by default,
 /// every session on request. Returns the best hits with short snippets.
 ///
 /// ```
@@ -38,7 +38,7 @@ pub struct RecallArgs {
 /// ```
 #[derive(Clone)]
 pub struct Recall {
-    memory: Arc<dyn Memory>,
+    memory: Arc<dyn SessionStore>,
     max_snippet_chars: usize,
 }
 
@@ -51,8 +51,9 @@ impl std::fmt::Debug for Recall {
 }
 
 impl Recall {
-    /// Searches `memory`; snippets are cut at 300 characters.
-    pub fn new(memory: Arc<dyn Memory>) -> Self {
+    /// Searches `memory` (any [`SessionStore`]; an `Arc<dyn Memory>` coerces to it); snippets
+    /// are cut at 300 characters.
+    pub fn new(memory: Arc<dyn SessionStore>) -> Self {
         Recall {
             memory,
             max_snippet_chars: 300,
@@ -105,7 +106,7 @@ impl Tool for Recall {
 mod tests {
     use super::*;
     use argus_core::{
-        InMemoryMemory, Message, NewSession, Role, RunId, SessionId, StepRecord, ToolCall,
+        InMemoryMemory, Message, NewSession, Role, RunId, RunLog, SessionId, StepRecord, ToolCall,
         ToolRegistry,
     };
     use serde_json::json;

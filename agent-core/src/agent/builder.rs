@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{Agent, ApprovalHook};
-use crate::memory::{ContextStrategy, Memory, SessionId};
+use crate::memory::{ContextStrategy, RunLog, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
 use crate::tool::{IntoTool, RegistryError, ToolRegistry};
 
@@ -52,7 +52,7 @@ pub struct AgentBuilder {
     tools: ToolRegistry,
     tool_errors: Vec<RegistryError>,
     system_prompt: Option<String>,
-    memory: Option<Arc<dyn Memory>>,
+    memory: Option<Arc<dyn RunLog>>,
     session: Option<SessionId>,
     context: ContextStrategy,
     limits: Limits,
@@ -96,13 +96,14 @@ impl AgentBuilder {
         self
     }
 
-    /// Memory to read the session from and write each step to.
-    pub fn memory(self, memory: impl Memory + 'static) -> Self {
+    /// Memory to read the session from and write each step to: any [`RunLog`] (every
+    /// [`Memory`](crate::Memory) is one).
+    pub fn memory(self, memory: impl RunLog + 'static) -> Self {
         self.shared_memory(Arc::new(memory))
     }
 
-    /// Memory shared with other agents.
-    pub fn shared_memory(mut self, memory: Arc<dyn Memory>) -> Self {
+    /// Memory shared with other agents (an `Arc<dyn Memory>` coerces to it).
+    pub fn shared_memory(mut self, memory: Arc<dyn RunLog>) -> Self {
         self.memory = Some(memory);
         self
     }

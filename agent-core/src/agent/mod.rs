@@ -9,7 +9,7 @@ mod trace;
 
 use std::sync::Arc;
 
-use crate::memory::{ContextStrategy, Memory, SessionId};
+use crate::memory::{ContextStrategy, RunLog, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
 use crate::tool::{ToolRegistry, ToolSpec};
 
@@ -57,7 +57,7 @@ pub struct Agent {
     /// The registry's specs, shared by every request.
     tool_specs: Arc<[ToolSpec]>,
     system_prompt: Option<String>,
-    memory: Option<Arc<dyn Memory>>,
+    memory: Option<Arc<dyn RunLog>>,
     session: Option<SessionId>,
     context: ContextStrategy,
     limits: Limits,

@@ -1,28 +1,56 @@
 //! A process-local memory for tests and short-lived agents.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Range;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use super::window::select_context_of;
 use super::{
-    select_context, ContextStrategy, Memory, MemoryError, NewSession, RunSummary, SearchHit,
-    SearchQuery, SessionId, SessionInfo, StepRecord,
+    advance_run, validate_export, validate_step, ContextStrategy, LoggedStep, MemoryError,
+    NewSession, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport, SessionId,
+    SessionInfo, SessionStore, StepRecord,
 };
-use crate::message::Message;
+use crate::message::{ImageRef, Message};
+use crate::model::Usage;
 
 #[derive(Debug)]
 struct Session {
     info: SessionInfo,
     messages: Vec<Message>,
+    /// Runs in the order they started.
     runs: Vec<RunSummary>,
+    /// The run log in commit order.
+    steps: Vec<StoredStep>,
+}
+
+/// A committed step; its messages are a range of the session's.
+#[derive(Debug)]
+struct StoredStep {
+    run_id: RunId,
+    index: u32,
+    usage: Usage,
+    is_final: bool,
+    committed_at_ms: i64,
+    messages: Range<usize>,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    sessions: HashMap<SessionId, Session>,
+    /// Images with bytes, once per hash: those messages carried and those imported.
+    images: HashMap<String, ImageRef>,
 }
 
 /// Memory held in a mutex-guarded map; nothing survives the process.
+///
+/// It follows the same rules as every store (see [`validate_step`]) and chooses context with
+/// the same walk ([`select_context`](super::select_context)).
 #[derive(Debug, Default)]
 pub struct InMemoryMemory {
-    sessions: Mutex<HashMap<SessionId, Session>>,
+    store: Mutex<Store>,
 }
 
 impl InMemoryMemory {
@@ -31,8 +59,8 @@ impl InMemoryMemory {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<SessionId, Session>> {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -42,49 +70,153 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn find<'a>(
-    sessions: &'a mut HashMap<SessionId, Session>,
-    id: &SessionId,
-) -> Result<&'a mut Session, MemoryError> {
-    sessions
-        .get_mut(id)
-        .ok_or_else(|| MemoryError::SessionNotFound(id.clone()))
+impl Store {
+    fn find(&self, id: &SessionId) -> Result<&Session, MemoryError> {
+        self.sessions
+            .get(id)
+            .ok_or_else(|| MemoryError::SessionNotFound(id.clone()))
+    }
+
+    fn find_mut(&mut self, id: &SessionId) -> Result<&mut Session, MemoryError> {
+        self.sessions
+            .get_mut(id)
+            .ok_or_else(|| MemoryError::SessionNotFound(id.clone()))
+    }
+
+    fn insert_session(&mut self, info: SessionInfo) -> Result<(), MemoryError> {
+        if self.sessions.contains_key(&info.id) {
+            return Err(MemoryError::SessionExists(info.id));
+        }
+        self.sessions.insert(
+            info.id.clone(),
+            Session {
+                info,
+                messages: Vec::new(),
+                runs: Vec::new(),
+                steps: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Keeps the bytes of the images `messages` carry.
+    fn keep_images<'a>(&mut self, messages: impl IntoIterator<Item = &'a Message>) {
+        for image in messages.into_iter().flat_map(Message::images) {
+            if image.data.is_some() {
+                self.images
+                    .entry(image.sha256.clone())
+                    .or_insert_with(|| image.clone());
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Appends a valid step: checks its order, then logs it.
+    fn append(&mut self, step: &StepRecord, committed_at_ms: i64) -> Result<(), MemoryError> {
+        let run = self.runs.iter().rposition(|r| r.run_id == step.run_id);
+        let next = advance_run(run.map(|i| &self.runs[i]), step)?;
+        match run {
+            Some(i) => self.runs[i] = next,
+            None => self.runs.push(next),
+        }
+        let first = self.messages.len();
+        self.messages.extend(step.messages.iter().cloned());
+        self.steps.push(StoredStep {
+            run_id: step.run_id.clone(),
+            index: step.index,
+            usage: step.usage,
+            is_final: step.is_final,
+            committed_at_ms,
+            messages: first..self.messages.len(),
+        });
+        self.info.message_count = self.messages.len() as u64;
+        Ok(())
+    }
+
+    fn logged(&self, step: &StoredStep) -> LoggedStep {
+        LoggedStep {
+            step: StepRecord {
+                run_id: step.run_id.clone(),
+                index: step.index,
+                messages: self.messages[step.messages.clone()].to_vec(),
+                usage: step.usage,
+                is_final: step.is_final,
+            },
+            committed_at_ms: step.committed_at_ms,
+        }
+    }
 }
 
 #[async_trait]
-impl Memory for InMemoryMemory {
+impl RunLog for InMemoryMemory {
     async fn create_session(&self, new: NewSession) -> Result<SessionInfo, MemoryError> {
-        let id = new.id.unwrap_or_else(SessionId::random);
-        let mut sessions = self.lock();
-        if sessions.contains_key(&id) {
-            return Err(MemoryError::SessionExists(id));
-        }
         let now = now_ms();
         let info = SessionInfo {
-            id: id.clone(),
+            id: new.id.unwrap_or_else(SessionId::random),
             title: new.title,
             created_at_ms: now,
             updated_at_ms: now,
             metadata: new.metadata,
             message_count: 0,
         };
-        sessions.insert(
-            id,
-            Session {
-                info: info.clone(),
-                messages: Vec::new(),
-                runs: Vec::new(),
-            },
-        );
+        self.lock().insert_session(info.clone())?;
         Ok(info)
     }
 
+    async fn append_step(&self, session: &SessionId, step: &StepRecord) -> Result<(), MemoryError> {
+        validate_step(step)?;
+        let mut store = self.lock();
+        let now = now_ms();
+        let session = store.find_mut(session)?;
+        session.append(step, now)?;
+        session.info.updated_at_ms = now;
+        store.keep_images(&step.messages);
+        Ok(())
+    }
+
+    async fn load_context(
+        &self,
+        session: &SessionId,
+        strategy: &ContextStrategy,
+    ) -> Result<Vec<Message>, MemoryError> {
+        let store = self.lock();
+        Ok(select_context_of(&store.find(session)?.messages, strategy))
+    }
+
+    async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
+        Ok(self.lock().find(session)?.runs.last().cloned())
+    }
+
+    async fn run_steps(
+        &self,
+        session: &SessionId,
+        run_id: &RunId,
+    ) -> Result<Vec<LoggedStep>, MemoryError> {
+        let store = self.lock();
+        let session = store.find(session)?;
+        Ok(session
+            .steps
+            .iter()
+            .filter(|step| &step.run_id == run_id)
+            .map(|step| session.logged(step))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SessionStore for InMemoryMemory {
     async fn session(&self, id: &SessionId) -> Result<SessionInfo, MemoryError> {
-        Ok(find(&mut self.lock(), id)?.info.clone())
+        Ok(self.lock().find(id)?.info.clone())
     }
 
     async fn list_sessions(&self) -> Result<Vec<SessionInfo>, MemoryError> {
-        let mut list: Vec<SessionInfo> = self.lock().values().map(|s| s.info.clone()).collect();
+        let mut list: Vec<SessionInfo> = self
+            .lock()
+            .sessions
+            .values()
+            .map(|s| s.info.clone())
+            .collect();
         list.sort_by(|a, b| {
             b.updated_at_ms
                 .cmp(&a.updated_at_ms)
@@ -94,65 +226,37 @@ impl Memory for InMemoryMemory {
     }
 
     async fn rename_session(&self, id: &SessionId, title: &str) -> Result<(), MemoryError> {
-        let mut sessions = self.lock();
-        let session = find(&mut sessions, id)?;
+        let mut store = self.lock();
+        let session = store.find_mut(id)?;
         session.info.title = title.to_string();
         session.info.updated_at_ms = now_ms();
         Ok(())
     }
 
     async fn delete_session(&self, id: &SessionId) -> Result<(), MemoryError> {
-        self.lock()
+        let mut store = self.lock();
+        let removed = store
+            .sessions
             .remove(id)
-            .map(|_| ())
-            .ok_or_else(|| MemoryError::SessionNotFound(id.clone()))
-    }
-
-    async fn append_step(&self, session: &SessionId, step: &StepRecord) -> Result<(), MemoryError> {
-        let mut sessions = self.lock();
-        let session = find(&mut sessions, session)?;
-        let run_index = session.runs.iter().rposition(|r| r.run_id == step.run_id);
-        let expected = run_index.map_or(0, |i| session.runs[i].steps);
-        if let Some(i) = run_index {
-            if session.runs[i].finished {
-                return Err(MemoryError::RunFinished(step.run_id.clone()));
-            }
+            .ok_or_else(|| MemoryError::SessionNotFound(id.clone()))?;
+        let used: BTreeSet<&str> = store
+            .sessions
+            .values()
+            .flat_map(|s| &s.messages)
+            .flat_map(Message::images)
+            .map(|image| image.sha256.as_str())
+            .collect();
+        let orphans: Vec<String> = removed
+            .messages
+            .iter()
+            .flat_map(Message::images)
+            .map(|image| image.sha256.clone())
+            .filter(|sha256| !used.contains(sha256.as_str()))
+            .collect();
+        for sha256 in orphans {
+            store.images.remove(&sha256);
         }
-        if step.index != expected {
-            return Err(MemoryError::StepOutOfOrder {
-                run_id: step.run_id.clone(),
-                index: step.index,
-                expected,
-            });
-        }
-        match run_index {
-            Some(i) => {
-                session.runs[i].steps += 1;
-                session.runs[i].finished = step.is_final;
-            }
-            None => session.runs.push(RunSummary {
-                run_id: step.run_id.clone(),
-                steps: 1,
-                finished: step.is_final,
-            }),
-        }
-        session.messages.extend(step.messages.iter().cloned());
-        session.info.message_count = session.messages.len() as u64;
-        session.info.updated_at_ms = now_ms();
         Ok(())
-    }
-
-    async fn load_context(
-        &self,
-        session: &SessionId,
-        strategy: &ContextStrategy,
-    ) -> Result<Vec<Message>, MemoryError> {
-        let messages = find(&mut self.lock(), session)?.messages.clone();
-        Ok(select_context(messages, strategy))
-    }
-
-    async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
-        Ok(find(&mut self.lock(), session)?.runs.last().cloned())
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, MemoryError> {
@@ -164,9 +268,9 @@ impl Memory for InMemoryMemory {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let sessions = self.lock();
+        let store = self.lock();
         let mut hits = Vec::new();
-        for (id, session) in sessions.iter() {
+        for (id, session) in store.sessions.iter() {
             if query.session.as_ref().is_some_and(|wanted| wanted != id) {
                 continue;
             }
@@ -198,6 +302,75 @@ impl Memory for InMemoryMemory {
         hits.truncate(query.limit);
         Ok(hits)
     }
+
+    async fn export_session(&self, id: &SessionId) -> Result<SessionExport, MemoryError> {
+        let store = self.lock();
+        let session = store.find(id)?;
+        let steps: Vec<LoggedStep> = session.steps.iter().map(|s| session.logged(s)).collect();
+        let carried: BTreeSet<&str> = session
+            .messages
+            .iter()
+            .flat_map(Message::images)
+            .filter(|image| image.data.is_some())
+            .map(|image| image.sha256.as_str())
+            .collect();
+        let referenced: BTreeSet<&str> = session
+            .messages
+            .iter()
+            .flat_map(Message::images)
+            .map(|image| image.sha256.as_str())
+            .filter(|sha256| !carried.contains(sha256))
+            .collect();
+        let images = referenced
+            .into_iter()
+            .filter_map(|sha256| store.images.get(sha256).cloned())
+            .collect();
+        Ok(SessionExport {
+            format: SessionExport::FORMAT,
+            session: session.info.clone(),
+            steps,
+            images,
+        })
+    }
+
+    async fn import_session(&self, export: &SessionExport) -> Result<SessionInfo, MemoryError> {
+        validate_export(export)?;
+        let referenced: BTreeSet<&str> = export
+            .steps
+            .iter()
+            .flat_map(|s| &s.step.messages)
+            .flat_map(Message::images)
+            .map(|image| image.sha256.as_str())
+            .collect();
+        let mut session = Session {
+            info: SessionInfo {
+                message_count: 0,
+                ..export.session.clone()
+            },
+            messages: Vec::new(),
+            runs: Vec::new(),
+            steps: Vec::new(),
+        };
+        for logged in &export.steps {
+            session.append(&logged.step, logged.committed_at_ms)?;
+        }
+        let info = session.info.clone();
+        let mut store = self.lock();
+        if store.sessions.contains_key(&info.id) {
+            return Err(MemoryError::SessionExists(info.id));
+        }
+        store.keep_images(&session.messages);
+        for image in &export.images {
+            if image.data.is_some() && referenced.contains(image.sha256.as_str()) {
+                store
+                    .images
+                    .entry(image.sha256.clone())
+                    .or_insert_with(|| image.clone());
+            }
+        }
+        store.sessions.insert(info.id.clone(), session);
+        Ok(info)
+    }
 }
 
 fn snippet(text: &str, max_chars: usize) -> String {
@@ -212,7 +385,6 @@ fn snippet(text: &str, max_chars: usize) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::memory::RunId;
 
     fn step(run: &str, index: u32, text: &str, is_final: bool) -> StepRecord {
         StepRecord {
@@ -305,5 +477,68 @@ mod tests {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_log_reads_back_and_exports_images_it_holds_bytes_of() {
+        let memory = InMemoryMemory::new();
+        let image = ImageRef::from_bytes(b"png bytes".to_vec(), "image/png");
+        for name in ["a", "b"] {
+            memory
+                .create_session(NewSession::named(name, name))
+                .await
+                .unwrap();
+        }
+        let with_bytes = StepRecord {
+            messages: vec![Message::user_with_images("look", vec![image.clone()])],
+            ..step("r", 0, "", false)
+        };
+        memory.append_step(&"a".into(), &with_bytes).await.unwrap();
+        let reference = StepRecord {
+            messages: vec![Message::user_with_images(
+                "again",
+                vec![image.without_data()],
+            )],
+            ..step("r", 0, "", true)
+        };
+        memory.append_step(&"b".into(), &reference).await.unwrap();
+        memory
+            .append_step(&"b".into(), &step("r2", 0, "other run", false))
+            .await
+            .unwrap();
+
+        let logged = memory
+            .run_steps(&"b".into(), &RunId::new("r"))
+            .await
+            .unwrap();
+        assert_eq!(logged.len(), 1);
+        assert_eq!(logged[0].step, reference);
+        assert!(memory
+            .run_steps(&"b".into(), &RunId::new("none"))
+            .await
+            .unwrap()
+            .is_empty());
+
+        // Session b refers to the image without its bytes: the export carries them.
+        let export = memory.export_session(&"b".into()).await.unwrap();
+        assert_eq!(export.images, std::slice::from_ref(&image));
+        assert_eq!(export.steps.len(), 2);
+        let copy = InMemoryMemory::new();
+        let info = copy.import_session(&export).await.unwrap();
+        assert_eq!((info.message_count, info.title.as_str()), (2, "b"));
+        assert_eq!(copy.export_session(&"b".into()).await.unwrap(), export);
+        assert!(matches!(
+            copy.import_session(&export).await,
+            Err(MemoryError::SessionExists(_))
+        ));
+
+        // Once no session refers to the image, its bytes are gone.
+        memory.delete_session(&"a".into()).await.unwrap();
+        assert_eq!(
+            memory.export_session(&"b".into()).await.unwrap().images,
+            [image]
+        );
+        memory.delete_session(&"b".into()).await.unwrap();
+        assert!(memory.lock().images.is_empty());
     }
 }

@@ -4,7 +4,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use argus_core::{ContentPart, ContextStrategy, Memory, Message, SearchQuery, SessionId};
+use argus_core::{
+    ContentPart, ContextStrategy, Message, RunLog, SearchQuery, SessionId, SessionStore,
+};
 use argus_memory::{SessionExport, SqliteMemory};
 
 use crate::exit::{not_found, UserError};

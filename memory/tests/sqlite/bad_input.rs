@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use argus_core::{ImageRef, Memory, MemoryError, Message, NewSession};
+use argus_core::{ImageRef, MemoryError, Message, NewSession, RunLog, SessionStore};
 use argus_memory::{Error, SqliteMemory};
 use sqlx::Connection;
 
@@ -178,7 +178,10 @@ async fn images_whose_bytes_do_not_match_their_hash_are_rejected() -> anyhow::Re
         );
         let result = memory.append_step(&session, &bad).await;
         assert!(
-            matches!(&result, Err(MemoryError::Backend { message, .. }) if message.contains("invalid input")),
+            matches!(&result, Err(MemoryError::InvalidInput(_)))
+                && result
+                    .as_ref()
+                    .is_err_and(|e| e.to_string().contains("invalid input")),
             "{result:?}"
         );
     }

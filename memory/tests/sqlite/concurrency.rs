@@ -1,6 +1,6 @@
 //! Many writers at once: nothing fails, nothing is lost, everything stays in order.
 
-use argus_core::{ContextStrategy, Memory, Message, NewSession, RunId, SessionId};
+use argus_core::{ContextStrategy, Message, NewSession, RunId, RunLog, SessionId, SessionStore};
 use argus_memory::SqliteMemory;
 
 use crate::common::{assert_consistent, step, TempDb};

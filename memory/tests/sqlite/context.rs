@@ -2,7 +2,7 @@
 //! never apart from their results, budgets respected.
 
 use argus_core::{
-    select_context, ContextStrategy, Memory, Message, NewSession, Role, TokenCounter, ToolCall,
+    select_context, ContextStrategy, Message, NewSession, Role, RunLog, TokenCounter, ToolCall,
 };
 use serde_json::json;
 

@@ -23,9 +23,9 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argus_core::{
-    async_trait, tool_fn, Agent, AgentError, ContextStrategy, ImageRef, Memory, MemoryError,
-    Message, NewSession, Role, RunId, RunSummary, ScriptedModel, SearchHit, SearchQuery, SessionId,
-    SessionInfo, StepRecord, ToolCall, Usage,
+    async_trait, tool_fn, Agent, AgentError, ContextStrategy, ImageRef, LoggedStep, MemoryError,
+    Message, NewSession, Role, RunId, RunLog, RunSummary, ScriptedModel, SessionId, SessionInfo,
+    SessionStore, StepRecord, ToolCall, Usage,
 };
 use argus_memory::{SessionExport, SqliteMemory};
 use schemars::JsonSchema;
@@ -199,25 +199,13 @@ async fn check_after_kill(
 // ---------------------------------------------------------------------------------------
 // A real agent.
 
-/// Memory that reports each step on stdout once its commit has returned.
+/// A run log that reports each step on stdout once its commit has returned.
 struct Reporting(SqliteMemory);
 
 #[async_trait]
-impl Memory for Reporting {
+impl RunLog for Reporting {
     async fn create_session(&self, new: NewSession) -> Result<SessionInfo, MemoryError> {
         self.0.create_session(new).await
-    }
-    async fn session(&self, id: &SessionId) -> Result<SessionInfo, MemoryError> {
-        self.0.session(id).await
-    }
-    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, MemoryError> {
-        self.0.list_sessions().await
-    }
-    async fn rename_session(&self, id: &SessionId, title: &str) -> Result<(), MemoryError> {
-        self.0.rename_session(id, title).await
-    }
-    async fn delete_session(&self, id: &SessionId) -> Result<(), MemoryError> {
-        self.0.delete_session(id).await
     }
     async fn append_step(&self, session: &SessionId, step: &StepRecord) -> Result<(), MemoryError> {
         self.0.append_step(session, step).await?;
@@ -234,8 +222,12 @@ impl Memory for Reporting {
     async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
         self.0.last_run(session).await
     }
-    async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, MemoryError> {
-        self.0.search(query).await
+    async fn run_steps(
+        &self,
+        session: &SessionId,
+        run_id: &RunId,
+    ) -> Result<Vec<LoggedStep>, MemoryError> {
+        self.0.run_steps(session, run_id).await
     }
 }
 
@@ -247,7 +239,7 @@ struct Lookup {
 
 /// An agent on the crash session: a scripted model that calls `lookup` twice, then once,
 /// then answers; the tool's long results make each step span several database pages.
-fn crash_agent(memory: impl Memory + 'static, model: ScriptedModel) -> anyhow::Result<Agent> {
+fn crash_agent(memory: impl RunLog + 'static, model: ScriptedModel) -> anyhow::Result<Agent> {
     let lookup = tool_fn("lookup", "Looks a number up.", |args: Lookup| async move {
         tokio::time::sleep(Duration::from_millis(1)).await;
         Ok::<_, String>(format!("entry {} ", args.n).repeat(300))

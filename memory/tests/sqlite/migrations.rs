@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use argus_core::{ContextStrategy, Memory, SearchQuery};
+use argus_core::{ContextStrategy, RunLog, SearchQuery, SessionStore};
 use sqlx::migrate::Migrator;
 use sqlx::Connection;
 

@@ -1,6 +1,8 @@
 //! Everything the agent writes reads back identically, also through export and import.
 
-use argus_core::{ContextStrategy, Memory, Message, NewSession, RunId, RunSummary, SessionId};
+use argus_core::{
+    ContextStrategy, Message, NewSession, RunId, RunLog, RunSummary, SessionId, SessionStore,
+};
 use argus_memory::{SessionExport, SqliteMemory};
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! Full-text search: ranked, scoped, and immune to FTS5 syntax in the user's text.
 
-use argus_core::{Memory, Message, NewSession, Role, SearchQuery, SessionId};
+use argus_core::{Message, NewSession, Role, RunLog, SearchQuery, SessionId, SessionStore};
 use argus_memory::SqliteMemory;
 
 use crate::common::{step, TempDb};

@@ -1,8 +1,11 @@
 //! Sessions and the run log behave like the reference `InMemoryMemory`.
 
-use argus_core::{ContextStrategy, InMemoryMemory, Memory, MemoryError, Message, NewSession};
+use argus_core::{
+    invalid_steps, ContextStrategy, InMemoryMemory, Memory, MemoryError, Message, NewSession,
+    RunLog, SessionExport, SessionStore,
+};
 
-use crate::common::{assert_consistent, count_rows, image, step, TempDb};
+use crate::common::{assert_consistent, count_rows, image, rich_steps, step, TempDb};
 
 #[tokio::test]
 async fn sessions_are_created_listed_renamed_and_deleted() -> anyhow::Result<()> {
@@ -156,4 +159,57 @@ async fn deleting_a_session_removes_only_its_orphaned_images() -> anyhow::Result
     }
     memory.close().await;
     assert_consistent(&db.path).await
+}
+
+/// Both stores reject every step of the kernel's table of invalid steps, write nothing of
+/// them, and accept the same valid steps; an export holding an invalid step is refused by both.
+#[tokio::test]
+async fn both_stores_accept_and_reject_the_same_steps() -> anyhow::Result<()> {
+    let db = TempDb::new()?;
+    let sqlite = db.open().await?;
+    let reference = InMemoryMemory::new();
+    let memories: [(&str, &dyn Memory); 2] = [("sqlite", &sqlite), ("in-memory", &reference)];
+    let good = rich_steps();
+    for (name, memory) in memories {
+        let id = memory.create_session(NewSession::named("s", "S")).await?.id;
+        for (what, bad) in invalid_steps() {
+            let result = memory.append_step(&id, &bad).await;
+            assert!(
+                matches!(&result, Err(MemoryError::InvalidInput(_))),
+                "{name} accepted a step with {what}: {result:?}"
+            );
+        }
+        assert_eq!(memory.session(&id).await?.message_count, 0, "{name}");
+        assert_eq!(memory.last_run(&id).await?, None, "{name}");
+        for step in &good {
+            memory.append_step(&id, step).await?;
+        }
+
+        let export = memory.export_session(&id).await?;
+        for (what, bad) in invalid_steps() {
+            let mut tampered: SessionExport = export.clone();
+            tampered.session.id = "copy".into();
+            tampered.steps[0].step.messages = bad.messages;
+            let result = memory.import_session(&tampered).await;
+            assert!(
+                matches!(&result, Err(MemoryError::InvalidInput(_))),
+                "{name} imported a step with {what}: {result:?}"
+            );
+        }
+        assert!(matches!(
+            memory.session(&"copy".into()).await,
+            Err(MemoryError::SessionNotFound(_))
+        ));
+    }
+    let steps = |export: SessionExport| -> Vec<_> {
+        export.steps.into_iter().map(|logged| logged.step).collect()
+    };
+    let (sqlite_steps, reference_steps) = (
+        steps(sqlite.export_session(&"s".into()).await?),
+        steps(reference.export_session(&"s".into()).await?),
+    );
+    assert_eq!(sqlite_steps, good);
+    assert_eq!(reference_steps, good);
+    assert_consistent(&db.path).await?;
+    Ok(())
 }

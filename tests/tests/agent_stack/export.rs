@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use argus_core::{
-    ContextStrategy, Memory, MemoryError, Role, ScriptedModel, SessionId, ToolErrorKind,
+    ContextStrategy, MemoryError, Role, RunLog, ScriptedModel, SessionId, SessionStore,
+    ToolErrorKind,
 };
 use argus_memory::SessionExport;
 use serde_json::json;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use argus_core::{
-    AgentError, ContextStrategy, Memory, Message, Role, ScriptedModel, SearchHit, SessionId,
-    ToolCall,
+    AgentError, ContextStrategy, Message, Role, RunLog, ScriptedModel, SearchHit, SessionId,
+    SessionStore, ToolCall,
 };
 use serde_json::{json, Value};
 

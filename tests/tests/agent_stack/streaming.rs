@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use argus_core::{
     async_trait, AgentEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, ContextStrategy,
-    Memory, ModelError, ScriptedModel, SessionId,
+    ModelError, RunLog, ScriptedModel, SessionId,
 };
 use futures::StreamExt as _;
 use serde_json::json;

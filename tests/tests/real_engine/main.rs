@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used)]
 
 use argus_core::{
-    validate_arguments, Agent, ContextStrategy, Memory, Message, SessionId, ToolErrorKind,
+    validate_arguments, Agent, ContextStrategy, Message, RunLog, SessionId, SessionStore,
+    ToolErrorKind,
 };
 use argus_memory::SqliteMemory;
 use argus_tools::Calculator;
