@@ -4,6 +4,7 @@
 mod closure;
 mod context;
 mod failure;
+mod fn_error;
 mod registry;
 mod schema;
 
@@ -18,6 +19,7 @@ use serde_json::Value;
 pub use closure::{tool_fn, tool_fn_with_context, FnTool, IntoTool};
 pub use context::ToolContext;
 pub use failure::{ToolErrorKind, ToolFailure};
+pub use fn_error::ToolFnError;
 pub use registry::{RegistryError, ToolExecution, ToolOutput, ToolRegistry};
 pub use schema::{schema_for, validate_arguments, SchemaViolation};
 
