@@ -14,7 +14,7 @@ use super::{
     SessionInfo, SessionStore, StepRecord,
 };
 use crate::message::{ImageRef, Message};
-use crate::model::Usage;
+use crate::usage::Usage;
 
 #[derive(Debug)]
 struct Session {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::message::{ImageRef, Message, Role};
-use crate::model::Usage;
+use crate::usage::Usage;
 
 /// Identifies a conversation session.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

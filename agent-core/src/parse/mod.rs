@@ -1,7 +1,9 @@
-//! Tool-call parsing for the Llama formats and the common others.
+//! Tool-call parsing for the Llama formats and the common others, and rendering of calls back
+//! into a prompt.
 //!
 //! [`parse_tool_calls`] splits raw model output into the tool calls it contains and the
-//! remaining assistant text. Every format is parsed in a single forward pass (linear in the
+//! remaining assistant text; [`render_tool_calls`] writes calls the way a model writing each
+//! format does, so that parsing the text gives them back. Every format is parsed in a single forward pass (linear in the
 //! input length), nesting is bounded, and no input makes the parser panic.
 //!
 //! With [`ToolCallFormat::Auto`] the format is picked by [`ToolCallFormat::detect`], whose
@@ -13,6 +15,7 @@ mod json_scan;
 mod output;
 mod pythonic;
 mod regions;
+mod render;
 mod tokens;
 
 #[cfg(test)]
@@ -24,6 +27,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use render::{render_message, render_tool_calls, render_tool_result_as_user};
 
 /// A tool-call output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 mod closure;
 mod context;
 mod failure;
+mod fn_error;
 mod registry;
 mod schema;
 
@@ -20,6 +21,7 @@ use crate::error_kind::ToolErrorKind;
 pub use closure::{tool_fn, tool_fn_with_context, FnTool, IntoTool};
 pub use context::ToolContext;
 pub use failure::ToolFailure;
+pub use fn_error::ToolFnError;
 pub use registry::{RegistryError, ToolExecution, ToolOutput, ToolRegistry};
 pub use schema::{schema_for, validate_arguments, SchemaViolation};
 

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 
 use super::closure::IntoTool;
-use super::{validate_arguments, FnTool, ToolContext, ToolErrorKind, ToolFailure, ToolSpec};
+use super::schema::{validate_compiled, Patterns};
+use super::{FnTool, ToolContext, ToolErrorKind, ToolFailure, ToolSpec};
 use crate::message::{ContentPart, ImageRef, Message, ToolCall, ToolResultInfo};
 
 /// Default per-call timeout.
@@ -30,11 +31,23 @@ pub enum RegistryError {
     /// The name is empty or has characters models cannot write in a call.
     #[error("`{0}` is not a valid tool name: use letters, digits, `_` and `-`")]
     InvalidName(String),
+    /// A `pattern` in the tool's argument schema is not a valid regex.
+    #[error("tool `{tool}`: the schema's pattern `{pattern}` is not a valid regex: {reason}")]
+    InvalidPattern {
+        /// The tool's name.
+        tool: String,
+        /// The pattern as written in the schema.
+        pattern: String,
+        /// Why it does not compile.
+        reason: String,
+    },
 }
 
 struct Entry {
     tool: FnTool,
     limiter: Option<Arc<Semaphore>>,
+    /// The argument schema's `pattern` regexes, compiled at registration.
+    patterns: Patterns,
 }
 
 /// Holds the tools an agent may call and runs their calls.
@@ -147,6 +160,9 @@ impl ToolRegistry {
     }
 
     /// Adds a tool: a typed [`Tool`](super::Tool) or an [`FnTool`] from [`tool_fn`](super::tool_fn).
+    ///
+    /// Refuses a name already taken, a name models cannot write, and an argument schema with a
+    /// `pattern` that is not a valid regex (patterns are compiled here, once).
     pub fn register(&mut self, tool: impl IntoTool) -> Result<&mut Self, RegistryError> {
         let tool = tool.into_tool();
         let name = tool.spec.name.clone();
@@ -160,13 +176,24 @@ impl ToolRegistry {
         if self.by_name.contains_key(&name) {
             return Err(RegistryError::Duplicate(name));
         }
+        let patterns = Patterns::compile(&tool.spec.parameters).map_err(|invalid| {
+            RegistryError::InvalidPattern {
+                tool: name.clone(),
+                pattern: invalid.pattern,
+                reason: invalid.reason,
+            }
+        })?;
         let limiter = tool
             .policy
             .max_concurrency
             .map(|limit| Arc::new(Semaphore::new(limit.max(1))));
         self.specs.push(tool.spec.clone());
         self.by_name.insert(name, self.entries.len());
-        self.entries.push(Entry { tool, limiter });
+        self.entries.push(Entry {
+            tool,
+            limiter,
+            patterns,
+        });
         Ok(self)
     }
 
@@ -207,10 +234,12 @@ impl ToolRegistry {
         let entry = self.entry(&call.name)?;
         let tool = &entry.tool;
         let args = normalize_arguments(&call.arguments)?;
-        validate_arguments(&tool.spec.parameters, &args).map_err(|violation| ToolFailure {
-            kind: ToolErrorKind::InvalidArguments,
-            message: violation.message,
-            field: Some(violation.path),
+        validate_compiled(&tool.spec.parameters, &entry.patterns, &args).map_err(|violation| {
+            ToolFailure {
+                kind: ToolErrorKind::InvalidArguments,
+                message: violation.message,
+                field: Some(violation.path),
+            }
         })?;
         let _permit = match &entry.limiter {
             Some(limiter) => Some(
@@ -537,6 +566,69 @@ mod tests {
         assert!(matches!(
             tools.register(bad),
             Err(RegistryError::InvalidName(_))
+        ));
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    struct CurrencyArgs {
+        /// ISO code.
+        #[schemars(pattern("^[A-Z]{3}$"))]
+        #[allow(dead_code)]
+        code: String,
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    struct BrokenArgs {
+        #[schemars(pattern("[A-Z"))]
+        #[allow(dead_code)]
+        code: String,
+    }
+
+    #[tokio::test]
+    async fn schema_patterns_are_compiled_at_registration() {
+        let mut tools = registry();
+        tools
+            .register(tool_fn(
+                "currency",
+                "Checks a code.",
+                |_: CurrencyArgs| async { Ok::<_, String>(()) },
+            ))
+            .unwrap();
+        assert!(run(&tools, "currency", json!({"code": "EUR"}))
+            .await
+            .is_ok());
+        let failure = run(&tools, "currency", json!({"code": "euro"}))
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind, ToolErrorKind::InvalidArguments);
+        assert_eq!(failure.field.as_deref(), Some("/code"));
+
+        let broken = tool_fn("broken", "Bad schema.", |_: BrokenArgs| async {
+            Ok::<_, String>(())
+        });
+        let error = tools.register(broken.clone()).unwrap_err();
+        assert!(
+            matches!(&error, RegistryError::InvalidPattern { tool, pattern, .. }
+                if tool == "broken" && pattern == "[A-Z"),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("tool `broken`: the schema's pattern `[A-Z` is not a valid regex: "),
+            "{error}"
+        );
+        assert!(tools.get("broken").is_none(), "nothing of it is registered");
+
+        let built = crate::Agent::builder()
+            .model(crate::ScriptedModel::new())
+            .tool(broken)
+            .build();
+        assert!(matches!(
+            built.err(),
+            Some(crate::BuildError::Tool(
+                RegistryError::InvalidPattern { .. }
+            ))
         ));
     }
 

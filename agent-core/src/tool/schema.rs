@@ -4,6 +4,9 @@
 //! `type`, `properties`, `required`, `additionalProperties`, `items`, `prefixItems`, `enum`,
 //! `const`, numeric and length bounds, `anyOf`/`oneOf`/`allOf`, and local `$ref`s.
 
+use std::collections::HashMap;
+
+use regex::Regex;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 
@@ -36,15 +39,97 @@ pub struct SchemaViolation {
 const MAX_DEPTH: usize = 64;
 
 /// Checks `value` against `schema`; the first violation found is returned.
+///
+/// The schema's `pattern` regexes are compiled for this one check (an invalid one is a
+/// violation); the registry compiles a tool's patterns once, when it is registered.
 pub fn validate_arguments(schema: &Value, value: &Value) -> Result<(), SchemaViolation> {
+    validate(schema, None, value)
+}
+
+/// The compiled `pattern` regexes of a schema, by their source text.
+#[derive(Debug, Default)]
+pub(super) struct Patterns(HashMap<String, Regex>);
+
+/// A `pattern` of a schema that is not a valid regex.
+#[derive(Debug)]
+pub(super) struct InvalidPattern {
+    /// The pattern as written in the schema.
+    pub(super) pattern: String,
+    /// Why it does not compile.
+    pub(super) reason: String,
+}
+
+impl Patterns {
+    /// Compiles every `pattern` in `schema`, subschemas and definitions included.
+    pub(super) fn compile(schema: &Value) -> Result<Self, InvalidPattern> {
+        let mut patterns = Patterns::default();
+        patterns.collect(schema, 0)?;
+        Ok(patterns)
+    }
+
+    fn collect(&mut self, schema: &Value, depth: usize) -> Result<(), InvalidPattern> {
+        if depth > MAX_DEPTH {
+            return Ok(());
+        }
+        match schema {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        // Values, not schemas: a `pattern` key in them means nothing.
+                        ("enum" | "const" | "default" | "examples", _) => {}
+                        ("pattern", Value::String(pattern)) => self.insert(pattern)?,
+                        _ => self.collect(value, depth + 1)?,
+                    }
+                }
+                Ok(())
+            }
+            Value::Array(items) => items
+                .iter()
+                .try_for_each(|item| self.collect(item, depth + 1)),
+            _ => Ok(()),
+        }
+    }
+
+    fn insert(&mut self, pattern: &str) -> Result<(), InvalidPattern> {
+        if self.0.contains_key(pattern) {
+            return Ok(());
+        }
+        let regex = Regex::new(pattern).map_err(|error| InvalidPattern {
+            pattern: pattern.to_string(),
+            reason: error.to_string(),
+        })?;
+        self.0.insert(pattern.to_string(), regex);
+        Ok(())
+    }
+}
+
+/// Checks `value` against `schema`, whose patterns `patterns` holds compiled.
+pub(super) fn validate_compiled(
+    schema: &Value,
+    patterns: &Patterns,
+    value: &Value,
+) -> Result<(), SchemaViolation> {
+    validate(schema, Some(patterns), value)
+}
+
+fn validate(
+    schema: &Value,
+    patterns: Option<&Patterns>,
+    value: &Value,
+) -> Result<(), SchemaViolation> {
     let mut path = String::new();
-    Validator { root: schema }
-        .check(schema, value, &mut path, 0)
-        .map_err(|message| SchemaViolation { path, message })
+    Validator {
+        root: schema,
+        patterns,
+    }
+    .check(schema, value, &mut path, 0)
+    .map_err(|message| SchemaViolation { path, message })
 }
 
 struct Validator<'a> {
     root: &'a Value,
+    /// Compiled patterns; without them (or for one they lack), a pattern is compiled per check.
+    patterns: Option<&'a Patterns>,
 }
 
 impl<'a> Validator<'a> {
@@ -97,7 +182,7 @@ impl<'a> Validator<'a> {
         match value {
             Value::Object(object) => self.check_object(schema, object, path, depth),
             Value::Array(items) => self.check_array(schema, items, path, depth),
-            Value::String(text) => check_string(schema, text),
+            Value::String(text) => self.check_string(schema, text),
             Value::Number(_) => check_number(schema, value),
             Value::Bool(_) | Value::Null => Ok(()),
         }
@@ -202,6 +287,34 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
+    fn check_string(&self, schema: &Map<String, Value>, text: &str) -> Result<(), String> {
+        let chars = text.chars().count() as u64;
+        if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
+            if chars < min {
+                return Err(format!("must be at least {min} characters"));
+            }
+        }
+        if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
+            if chars > max {
+                return Err(format!("must be at most {max} characters"));
+            }
+        }
+        if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+            let matches = match self.patterns.and_then(|patterns| patterns.0.get(pattern)) {
+                Some(regex) => regex.is_match(text),
+                None => Regex::new(pattern)
+                    .map_err(|e| {
+                        format!("the schema's pattern `{pattern}` is not a valid regex: {e}")
+                    })?
+                    .is_match(text),
+            };
+            if !matches {
+                return Err(format!("must match the pattern `{pattern}`"));
+            }
+        }
+        Ok(())
+    }
+
     fn resolve(&self, reference: &str) -> Option<&'a Value> {
         let pointer = reference.strip_prefix('#')?;
         self.root.pointer(pointer)
@@ -257,28 +370,6 @@ fn check_type(expected: &Value, value: &Value) -> Result<(), String> {
         other => other.to_string(),
     };
     Err(format!("expected {expected}, got {}", type_name(value)))
-}
-
-fn check_string(schema: &Map<String, Value>, text: &str) -> Result<(), String> {
-    let chars = text.chars().count() as u64;
-    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-        if chars < min {
-            return Err(format!("must be at least {min} characters"));
-        }
-    }
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-        if chars > max {
-            return Err(format!("must be at most {max} characters"));
-        }
-    }
-    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-        let regex = regex::Regex::new(pattern)
-            .map_err(|e| format!("the schema's pattern `{pattern}` is not a valid regex: {e}"))?;
-        if !regex.is_match(text) {
-            return Err(format!("must match the pattern `{pattern}`"));
-        }
-    }
-    Ok(())
 }
 
 fn check_number(schema: &Map<String, Value>, value: &Value) -> Result<(), String> {
@@ -402,6 +493,41 @@ mod tests {
         let broken = json!({"type": "string", "pattern": "(unclosed"});
         let v = validate_arguments(&broken, &json!("x")).unwrap_err();
         assert!(v.message.contains("not a valid regex"), "{}", v.message);
+    }
+
+    #[test]
+    fn patterns_are_compiled_once_from_every_subschema() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "pattern": {"type": "string", "default": {"pattern": "(not a schema"}},
+                "tags": {"type": "array", "items": {"$ref": "#/$defs/Tag"}}
+            },
+            "$defs": {"Tag": {"type": "string", "pattern": "^#"}},
+            "enum": [{"pattern": "(data, not a schema"}]
+        });
+        let patterns = Patterns::compile(&schema).unwrap();
+        let mut sources: Vec<&str> = patterns.0.keys().map(String::as_str).collect();
+        sources.sort_unstable();
+        assert_eq!(sources, ["^#", "^[A-Z]{3}$"]);
+        let schema = json!({
+            "properties": {
+                "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "tags": {"type": "array", "items": {"$ref": "#/$defs/Tag"}}
+            },
+            "$defs": {"Tag": {"type": "string", "pattern": "^#"}}
+        });
+        let ok = json!({"code": "EUR", "tags": ["#a"]});
+        validate_compiled(&schema, &patterns, &ok).unwrap();
+        let v = validate_compiled(&schema, &patterns, &json!({"tags": ["#a", "b"]})).unwrap_err();
+        assert_eq!(v.path, "/tags/1");
+        assert_eq!(v.message, "must match the pattern `^#`");
+
+        let broken = json!({"items": {"anyOf": [{"pattern": "(unclosed"}]}});
+        let error = Patterns::compile(&broken).unwrap_err();
+        assert_eq!(error.pattern, "(unclosed");
+        assert!(error.reason.contains("unclosed"), "{}", error.reason);
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! Mapping an argus conversation onto a mistral.rs request: roles, images, tool definitions,
-//! earlier tool calls and tool results, sampling and the tool-call constraint.
+//! sampling and the tool-call constraint. Earlier tool calls and tool results are written by
+//! the kernel's renderer ([`argus_core::render_message`]).
 
 use std::collections::HashMap;
 
 use argus_core::{
-    ChatRequest, ContentPart, Message, ModelError, Role, ToolCall, ToolChoice, ToolSpec,
+    render_message, render_tool_result_as_user, ChatRequest, ModelError, Role, ToolCallFormat,
+    ToolChoice, ToolSpec,
 };
 use image::DynamicImage;
 use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMessageRole};
 use serde_json::{json, Value};
 
-use super::grammar::{tool_call_schema, ARGUMENTS_KEY};
+use super::grammar::tool_call_schema;
 use super::options::{GrammarBounds, ToolPromptFormat};
 use super::template::TemplateRoles;
 
@@ -95,8 +97,9 @@ fn prompt_turns(
         });
     }
     let mut instructions_added = !has_system;
+    let call_format = call_format(settings.format);
     for message in &request.messages {
-        let mut text = message_text(message, settings.format);
+        let mut text = render_message(message, call_format);
         if message.role == Role::System && !instructions_added {
             if let Some(instructions) = &instructions {
                 text = if text.trim().is_empty() {
@@ -121,7 +124,7 @@ fn prompt_turns(
             (Role::Assistant, _) => TextMessageRole::Assistant,
             (Role::Tool, Some(tool_role)) => TextMessageRole::Custom(tool_role.into()),
             (Role::Tool, None) => {
-                text = tool_result_as_user_text(message, &text);
+                text = render_tool_result_as_user(message);
                 TextMessageRole::User
             }
         };
@@ -150,16 +153,6 @@ impl Turn {
             self.text = format!("{}\n\n{}", self.text.trim_end(), next.text);
         }
         self.pixels.extend(next.pixels);
-    }
-}
-
-/// A tool result written for a template without a tool role: the tool's name says whose
-/// output it is, and failures are marked as such.
-fn tool_result_as_user_text(message: &Message, text: &str) -> String {
-    match &message.tool_result {
-        Some(info) if info.error.is_some() => format!("Tool `{}` failed: {text}", info.name),
-        Some(info) => format!("Tool `{}` returned: {text}", info.name),
-        None => format!("Tool result: {text}"),
     }
 }
 
@@ -223,24 +216,12 @@ fn sampling(request: &ChatRequest, default_max_tokens: u32) -> Result<SamplingPa
     Ok(params)
 }
 
-/// The text the template receives for one message: its text parts, then (assistant) its
-/// calls in the prompt's format.
-fn message_text(message: &Message, format: ToolPromptFormat) -> String {
-    let mut text = String::new();
-    for part in &message.content {
-        if let ContentPart::Text { text: t } = part {
-            text.push_str(t);
-        }
+/// The format the prompt asks for, as the kernel's renderer and parser name it.
+fn call_format(format: ToolPromptFormat) -> ToolCallFormat {
+    match format {
+        ToolPromptFormat::Llama31Json => ToolCallFormat::Llama3Json,
+        ToolPromptFormat::Llama32Pythonic => ToolCallFormat::Pythonic,
     }
-    if !message.tool_calls.is_empty() {
-        let calls = render_calls(&message.tool_calls, format);
-        if text.trim().is_empty() {
-            text = calls;
-        } else {
-            text = format!("{}\n{calls}", text.trim_end());
-        }
-    }
-    text
 }
 
 /// The system-prompt block that lists the tools and says how to call them.
@@ -287,65 +268,12 @@ pub(crate) fn tool_instructions(tools: &[ToolSpec], format: ToolPromptFormat) ->
     }
 }
 
-/// Earlier calls as the model was asked to write them.
-pub(crate) fn render_calls(calls: &[ToolCall], format: ToolPromptFormat) -> String {
-    match format {
-        ToolPromptFormat::Llama31Json => calls
-            .iter()
-            .map(|call| json!({"name": call.name, ARGUMENTS_KEY: call.arguments}).to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        ToolPromptFormat::Llama32Pythonic => {
-            let rendered: Vec<String> = calls
-                .iter()
-                .map(|call| {
-                    let args = match &call.arguments {
-                        Value::Object(map) => map
-                            .iter()
-                            .map(|(k, v)| format!("{k}={}", python_literal(v)))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        Value::Null => String::new(),
-                        other => format!("arguments={}", python_literal(other)),
-                    };
-                    format!("{}({args})", call.name)
-                })
-                .collect();
-            format!("[{}]", rendered.join(", "))
-        }
-    }
-}
-
-/// A JSON value as a Python literal (`True`, `None`, dicts and lists).
-fn python_literal(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(_) => value.to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(python_literal)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), python_literal(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argus_core::{parse_tool_calls, ToolCallFormat, ToolErrorKind, ToolResultInfo};
+    use argus_core::{
+        parse_tool_calls, render_tool_calls, Message, ToolCall, ToolErrorKind, ToolResultInfo,
+    };
 
     fn call() -> ToolCall {
         ToolCall {
@@ -356,28 +284,25 @@ mod tests {
     }
 
     #[test]
-    fn rendered_calls_parse_back_in_both_formats() {
+    fn earlier_calls_are_written_in_the_prompt_format() {
         for format in [
             ToolPromptFormat::Llama31Json,
             ToolPromptFormat::Llama32Pythonic,
         ] {
-            let text = render_calls(&[call(), call()], format);
-            let parsed = parse_tool_calls(&text, ToolCallFormat::Auto);
+            let mut request = tool_turn_conversation();
+            request.messages.truncate(3);
+            let mut settings = settings(TemplateRoles::LLAMA);
+            settings.format = format;
+            let turns = prompt_turns(&request, &HashMap::new(), &settings).unwrap();
+            let text = &turns[2].text;
+            assert_eq!(
+                *text,
+                render_tool_calls(&[call(), call()], call_format(format)),
+                "{format:?}"
+            );
+            let parsed = parse_tool_calls(text, ToolCallFormat::Auto);
             assert_eq!(parsed.calls.len(), 2, "{format:?}: {text}");
-            assert_eq!(parsed.calls[0].name, "calculator");
             assert_eq!(parsed.calls[0].arguments, call().arguments, "{text}");
-            assert!(parsed.malformed.is_empty());
-        }
-        // Key order follows serde_json's map (sorted or insertion order, by feature).
-        let pythonic = render_calls(&[call()], ToolPromptFormat::Llama32Pythonic);
-        assert!(pythonic.starts_with("[calculator(") && pythonic.ends_with(")]"));
-        for arg in [
-            "digits=None",
-            "exact=True",
-            r#"expr="2 + \"3\"""#,
-            "list=[1, 2.5]",
-        ] {
-            assert!(pythonic.contains(arg), "{pythonic} lacks {arg}");
         }
     }
 
