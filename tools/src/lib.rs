@@ -9,8 +9,6 @@ mod files;
 mod http;
 mod images;
 mod recall;
-#[cfg(test)]
-mod test_server;
 mod tool_fn_error;
 
 pub use approval::StdinApproval;
@@ -21,10 +19,14 @@ pub use files::{
     DirEntry, ListFiles, ListFilesArgs, Listing, ReadFile, ReadFileArgs, Sandbox, WriteFile,
     WriteFileArgs,
 };
-pub use http::{FetchedBody, GuardedFetcher, HttpFetch, HttpFetchArgs, NetworkGuard};
-pub use images::{ImageArgs, ImageInfo, ImageLimits, ImageTool, Region};
+pub use http::{HttpFetch, HttpFetchArgs};
+pub use images::{ImageArgs, ImageInfo, ImageTool, Region};
 pub use recall::{Recall, RecallArgs};
 pub use tool_fn_error::ToolFnError;
+
+pub use argus_ingest::{
+    FetchError, FetchedBody, GuardedFetcher, ImageLimits, ImageLoadError, NetworkGuard,
+};
 
 pub use argus_core::{
     tool_fn, tool_fn_with_context, FnTool, IntoTool, RegistryError, Tool, ToolContext, ToolEffect,
