@@ -2,8 +2,6 @@
 //!
 //! The `Display` text is what the model reads, so each message says what to change.
 
-use std::net::IpAddr;
-
 /// Why a built-in tool failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -46,50 +44,14 @@ pub enum Error {
     /// Date arithmetic left the representable range, or a local time does not exist.
     #[error("{0}")]
     DateOutOfRange(String),
-    /// The URL cannot be parsed or has no host.
-    #[error("invalid URL `{url}`: {reason}")]
-    InvalidUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The URL's scheme is not `http` or `https`.
-    #[error("only http and https URLs are allowed, not `{0}:`")]
-    UnsupportedScheme(String),
-    /// The network guard refused an address (loopback, private, link-local, metadata...).
-    #[error("refused to connect to `{host}` ({address}): {range} addresses are blocked")]
-    Blocked {
-        /// The host as written in the URL.
-        host: String,
-        /// The address it is or resolved to.
-        address: IpAddr,
-        /// Which blocked range the address is in.
-        range: &'static str,
-    },
-    /// The host name could not be resolved.
-    #[error("could not resolve `{host}`")]
-    Resolve {
-        /// The host name.
-        host: String,
-        /// The resolver's error.
-        #[source]
-        source: Option<std::io::Error>,
-    },
-    /// The server redirected more often than allowed.
-    #[error("too many redirects (more than {0})")]
-    TooManyRedirects(usize),
-    /// The HTTP request failed.
-    #[error("request to {url} failed: {message}")]
-    Http {
-        /// The URL requested.
-        url: String,
-        /// What failed.
-        message: String,
-        /// The HTTP client's error.
-        #[source]
-        source: Option<reqwest::Error>,
-    },
+    /// A URL could not be fetched: refused by the network guard, unreachable, too slow, or
+    /// answered with an error.
+    #[error(transparent)]
+    Fetch(#[from] argus_ingest::FetchError),
+    /// An image could not be read or decoded: not an image, truncated, corrupt, or over the
+    /// pixel limit.
+    #[error(transparent)]
+    ImageLoad(#[from] argus_ingest::ImageLoadError),
     /// The response or file is not text.
     #[error("{0} is not text")]
     NotText(String),
@@ -118,7 +80,7 @@ pub enum Error {
         /// The limit.
         limit: String,
     },
-    /// An image could not be read, decoded or encoded.
+    /// An image region is invalid, or an image could not be encoded.
     #[error("image error: {0}")]
     Image(String),
     /// The tool was not configured for this kind of input (file paths, URLs).

@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use argus_core::{ImageRef, Tool, ToolContext, ToolPolicy};
+use argus_ingest::{GuardedFetcher, ImageLimits};
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageFormat};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::blocking;
-use crate::{Error, GuardedFetcher, Sandbox};
+use crate::{Error, Sandbox};
 
 /// Images kept for later zooming, at most.
 const MAX_CACHED_IMAGES: usize = 32;
@@ -73,31 +74,14 @@ pub struct ImageInfo {
     pub region: Option<Region>,
 }
 
-/// Limits on the images [`ImageTool`] loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ImageLimits {
-    /// Largest encoded image, in bytes (default 20 MiB).
-    pub max_encoded_bytes: usize,
-    /// Most pixels of a decoded image (default 40 million); checked from the header, before
-    /// decoding.
-    pub max_pixels: u64,
-}
-
-impl Default for ImageLimits {
-    fn default() -> Self {
-        ImageLimits {
-            max_encoded_bytes: 20 * 1024 * 1024,
-            max_pixels: 40_000_000,
-        }
-    }
-}
-
 /// Brings an image into the conversation so the vision model sees it, and zooms into regions
 /// of images it showed before (kept in a per-tool cache by SHA-256).
 ///
 /// Paths are read inside a [`Sandbox`] (none by default: paths are refused), URLs through a
-/// [`GuardedFetcher`] (the default guard by default). The format is detected from the content;
-/// PNG, JPEG, GIF and WebP are attached as they are, other formats re-encoded as PNG.
+/// [`GuardedFetcher`] (the default guard by default), within [`ImageLimits`]. The image is
+/// decoded with every check of [`argus_ingest::decode`] (format from the content, truncation,
+/// pixel count before decoding, EXIF orientation); PNG, JPEG, GIF and WebP are attached as they
+/// are, other formats re-encoded as PNG.
 ///
 /// ```
 /// use argus_tools::{ImageTool, Sandbox, ToolRegistry};
@@ -187,6 +171,7 @@ impl ImageTool {
     async fn load(&self, image: &str) -> Result<(Arc<[u8]>, String), Error> {
         let image = image.trim();
         let max = self.limits.max_encoded_bytes;
+        let max_bytes = usize::try_from(max).unwrap_or(usize::MAX);
         let too_large = |actual: String| Error::TooLarge {
             what: format!("the image `{image}`"),
             actual,
@@ -206,24 +191,15 @@ impl ImageTool {
                 return Err(Error::Disabled("URLs"));
             }
             let fetcher = self.fetcher.clone().unwrap_or_default();
-            let fetched = fetcher.get(image, max).await?;
-            if fetched.truncated {
-                return Err(too_large("more".into()));
-            }
-            if !(200..300).contains(&fetched.status) {
-                return Err(Error::Http {
-                    url: fetched.url,
-                    message: format!("status {}", fetched.status),
-                    source: None,
-                });
-            }
+            let fetched = fetcher.get_all(image, max).await?;
             return Ok((fetched.body.into(), fetched.url));
         }
         let Some(sandbox) = self.sandbox.clone() else {
             return Err(Error::Disabled("file paths"));
         };
         let path = image.to_string();
-        let (bytes, size, truncated) = blocking(move || sandbox.read_capped(&path, max)).await?;
+        let (bytes, size, truncated) =
+            blocking(move || sandbox.read_capped(&path, max_bytes)).await?;
         if truncated {
             return Err(too_large(format!("{size} bytes")));
         }
@@ -266,56 +242,29 @@ struct Prepared {
     height: u32,
 }
 
-/// Checks the size from the header, decodes, and crops or re-encodes as needed.
+/// Decodes within the limits, and crops or re-encodes as needed.
 fn prepare(
     bytes: &Arc<[u8]>,
     limits: ImageLimits,
     region: Option<Region>,
     max_edge: u32,
 ) -> Result<Prepared, Error> {
-    let image_error = |error: image::ImageError| Error::Image(error.to_string());
-    let reader = || {
-        ImageReader::new(Cursor::new(&bytes[..]))
-            .with_guessed_format()
-            .map_err(|error| Error::Image(error.to_string()))
-    };
-    let format = reader()?.format().ok_or_else(|| {
-        Error::Image("not an image in a known format (PNG, JPEG, GIF, WebP, BMP, TIFF)".into())
-    })?;
-    let (width, height) = reader()?.into_dimensions().map_err(image_error)?;
-    if width == 0 || height == 0 {
-        return Err(Error::Image("the image has no pixels".into()));
-    }
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > limits.max_pixels {
-        return Err(Error::TooLarge {
-            what: "the image".into(),
-            actual: format!("{width}x{height} = {pixels} pixels"),
-            limit: format!("{} pixels", limits.max_pixels),
-        });
-    }
-    let mut decoder = reader()?;
-    let mut decode_limits = image::Limits::default();
-    decode_limits.max_image_width = Some(width);
-    decode_limits.max_image_height = Some(height);
-    decoder.limits(decode_limits);
-    let decoded = decoder.decode().map_err(image_error)?;
-
+    let decoded = argus_ingest::decode(bytes, &limits)?;
     match region {
         None if matches!(
-            format,
-            ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::WebP
+            decoded.media_type,
+            "image/png" | "image/jpeg" | "image/gif" | "image/webp"
         ) =>
         {
             Ok(Prepared {
                 bytes: Arc::clone(bytes),
-                media_type: format.to_mime_type(),
-                width,
-                height,
+                media_type: decoded.media_type,
+                width: decoded.image.width(),
+                height: decoded.image.height(),
             })
         }
-        None => encode_png(&decoded),
-        Some(region) => encode_png(&zoom(&decoded, region, max_edge)?),
+        None => encode_png(&decoded.image),
+        Some(region) => encode_png(&zoom(&decoded.image, region, max_edge)?),
     }
 }
 
@@ -413,8 +362,8 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::{Reply, TestServer};
-    use crate::NetworkGuard;
+    use argus_ingest::testkit::{Reply, TestServer};
+    use argus_ingest::{FetchError, ImageLoadError, NetworkGuard};
     use image::{GrayImage, Rgb, RgbImage};
 
     /// 100x50: red left half, blue right half, a green 10x10 square at (80, 0).
@@ -524,7 +473,8 @@ mod tests {
             "/pic" => Reply::new(200, "application/octet-stream", png.clone()),
             _ => Reply::new(404, "text/plain", "missing"),
         })
-        .await;
+        .await
+        .unwrap();
         let guard = NetworkGuard::new()
             .allow(&format!("127.0.0.1:{}", server.port()))
             .unwrap();
@@ -538,12 +488,15 @@ mod tests {
         assert_eq!(info.source, server.url("/pic"));
         assert!(matches!(
             tool.show(args(&server.url("/missing"), None), &ctx).await,
-            Err(Error::Http { .. })
+            Err(Error::Fetch(FetchError::Status { status: 404, .. }))
         ));
 
         let unguarded = ImageTool::new();
         let refused = unguarded.show(args(&server.url("/pic"), None), &ctx).await;
-        assert!(matches!(refused, Err(Error::Blocked { .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(Error::Fetch(FetchError::Blocked { .. }))),
+            "{refused:?}"
+        );
         let no_urls = ImageTool::new().without_urls();
         assert!(matches!(
             no_urls.show(args(&server.url("/pic"), None), &ctx).await,
@@ -578,12 +531,15 @@ mod tests {
 
         assert!(matches!(
             show("bomb.png", None).await,
-            Err(Error::TooLarge { .. })
+            Err(Error::ImageLoad(ImageLoadError::TooManyPixels { .. }))
         ));
-        assert!(matches!(show("cut.png", None).await, Err(Error::Image(_))));
+        assert!(matches!(
+            show("cut.png", None).await,
+            Err(Error::ImageLoad(ImageLoadError::Truncated { .. }))
+        ));
         assert!(matches!(
             show("notes.txt", None).await,
-            Err(Error::Image(_))
+            Err(Error::ImageLoad(ImageLoadError::UnsupportedFormat { .. }))
         ));
         assert!(matches!(
             show("../pic.png", None).await,
@@ -633,10 +589,7 @@ mod tests {
 
         let small = ImageTool::new()
             .with_sandbox(sandbox.clone())
-            .with_limits(ImageLimits {
-                max_encoded_bytes: 100,
-                ..ImageLimits::default()
-            });
+            .with_limits(ImageLimits::default().with_max_encoded_bytes(100));
         assert!(matches!(
             small.show(args("pic.png", None), &ctx).await,
             Err(Error::TooLarge { .. })

@@ -9,8 +9,6 @@ mod files;
 mod http;
 mod images;
 mod recall;
-#[cfg(test)]
-mod test_server;
 
 pub use approval::StdinApproval;
 pub use argus_core::{
@@ -24,9 +22,13 @@ pub use files::{
     DirEntry, ListFiles, ListFilesArgs, Listing, ReadFile, ReadFileArgs, Sandbox, WriteFile,
     WriteFileArgs,
 };
-pub use http::{FetchedBody, GuardedFetcher, HttpFetch, HttpFetchArgs, NetworkGuard};
-pub use images::{ImageArgs, ImageInfo, ImageLimits, ImageTool, Region};
+pub use http::{HttpFetch, HttpFetchArgs};
+pub use images::{ImageArgs, ImageInfo, ImageTool, Region};
 pub use recall::{Recall, RecallArgs};
+
+pub use argus_ingest::{
+    FetchError, FetchedBody, GuardedFetcher, ImageLimits, ImageLoadError, NetworkGuard,
+};
 
 /// Turns an `async fn` into a typed tool.
 ///

@@ -1,19 +1,15 @@
 //! `http_fetch`: GET a web page and read it as text, behind the network guard.
 
-mod fetch;
-mod guard;
 mod html;
 
 use std::time::Duration;
 
 use argus_core::{Tool, ToolContext, ToolPolicy};
+use argus_ingest::{GuardedFetcher, NetworkGuard};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::Error;
-
-pub use fetch::{FetchedBody, GuardedFetcher};
-pub use guard::NetworkGuard;
 
 /// Arguments of [`HttpFetch`].
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -197,8 +193,9 @@ fn sniff(body: &[u8]) -> Option<TextKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_server::{Reply, TestServer};
     use argus_core::{ToolCall, ToolRegistry};
+    use argus_ingest::testkit::{Reply, TestServer};
+    use argus_ingest::FetchError;
     use serde_json::json;
 
     fn allowing(server: &TestServer) -> HttpFetch {
@@ -210,7 +207,7 @@ mod tests {
     }
 
     fn blocked(result: &Result<String, Error>) -> bool {
-        matches!(result, Err(Error::Blocked { .. }))
+        matches!(result, Err(Error::Fetch(FetchError::Blocked { .. })))
     }
 
     #[tokio::test]
@@ -221,7 +218,8 @@ mod tests {
             "/missing" => Reply::new(404, "text/plain", "not here"),
             _ => Reply::new(200, "image/png", vec![0x89, b'P', b'N', b'G']),
         })
-        .await;
+        .await
+        .unwrap();
         let fetch = allowing(&server);
         let page = fetch.fetch(&server.url("/page")).await.unwrap();
         assert_eq!(
@@ -241,7 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_private_addresses_without_connecting() {
-        let server = TestServer::start(|_| Reply::html("secret")).await;
+        let server = TestServer::start(|_| Reply::html("secret")).await.unwrap();
         let port = server.port();
         let fetch = HttpFetch::new();
         for url in [
@@ -276,7 +274,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_allowed_host_name_is_pinned_to_its_checked_addresses() {
-        let server = TestServer::start(|_| Reply::html("<p>via name</p>")).await;
+        let server = TestServer::start(|_| Reply::html("<p>via name</p>"))
+            .await
+            .unwrap();
         let port = server.port();
         let guard = NetworkGuard::new()
             .allow(&format!("localhost:{port}"))
@@ -304,19 +304,24 @@ mod tests {
         ] {
             let error = fetch.fetch(url).await.unwrap_err();
             assert!(
-                matches!(error, Error::UnsupportedScheme(_)),
+                matches!(error, Error::Fetch(FetchError::UnsupportedScheme(_))),
                 "{url}: {error}"
             );
         }
         for url in ["not a url", "http://", "/relative"] {
             let error = fetch.fetch(url).await.unwrap_err();
-            assert!(matches!(error, Error::InvalidUrl { .. }), "{url}: {error}");
+            assert!(
+                matches!(error, Error::Fetch(FetchError::InvalidUrl { .. })),
+                "{url}: {error}"
+            );
         }
     }
 
     #[tokio::test]
     async fn every_redirect_hop_is_checked() {
-        let private = TestServer::start(|_| Reply::html("internal secret")).await;
+        let private = TestServer::start(|_| Reply::html("internal secret"))
+            .await
+            .unwrap();
         let target = private.url("/");
         let public = TestServer::start(move |path| match path {
             "/to-private-port" => Reply::redirect(&target),
@@ -327,7 +332,8 @@ mod tests {
             "/loop" => Reply::redirect("/loop"),
             _ => Reply::new(200, "text/plain", "final page"),
         })
-        .await;
+        .await
+        .unwrap();
         // The allowlist names exactly the first server's address and port.
         let fetch = allowing(&public);
         for path in ["/to-private-port", "/to-ten", "/to-localhost"] {
@@ -336,7 +342,7 @@ mod tests {
         }
         assert!(matches!(
             fetch.fetch(&public.url("/to-file")).await,
-            Err(Error::UnsupportedScheme(_))
+            Err(Error::Fetch(FetchError::UnsupportedScheme(_)))
         ));
         assert_eq!(
             private.hits(),
@@ -349,7 +355,10 @@ mod tests {
         assert!(relative.ends_with("final page"));
 
         let looping = fetch.fetch(&public.url("/loop")).await.unwrap_err();
-        assert!(matches!(looping, Error::TooManyRedirects(5)), "{looping}");
+        assert!(
+            matches!(looping, Error::Fetch(FetchError::TooManyRedirects(5))),
+            "{looping}"
+        );
     }
 
     #[tokio::test]
@@ -358,7 +367,8 @@ mod tests {
         let server = TestServer::start(|_| {
             Reply::new(200, "text/plain", vec![b'a'; 64 * 1024]).repeated(1024)
         })
-        .await;
+        .await
+        .unwrap();
         let fetch = allowing(&server)
             .with_max_body_bytes(100_000)
             .with_max_text_bytes(1_000);
@@ -372,8 +382,9 @@ mod tests {
 
     #[tokio::test]
     async fn read_timeout() {
-        let server =
-            TestServer::start(|_| Reply::html("late").delayed(Duration::from_secs(30))).await;
+        let server = TestServer::start(|_| Reply::html("late").delayed(Duration::from_secs(30)))
+            .await
+            .unwrap();
         let guard = NetworkGuard::new()
             .allow(&format!("127.0.0.1:{}", server.port()))
             .unwrap();
@@ -385,7 +396,9 @@ mod tests {
 
     #[tokio::test]
     async fn through_the_registry() {
-        let server = TestServer::start(|_| Reply::html("<p>hello</p>")).await;
+        let server = TestServer::start(|_| Reply::html("<p>hello</p>"))
+            .await
+            .unwrap();
         let mut tools = ToolRegistry::new();
         tools.register(allowing(&server)).unwrap();
         let call = ToolCall::new("http_fetch", json!({ "url": server.url("/") }));

@@ -1,30 +1,12 @@
 //! The loader: bytes from any source → checked, decoded, oriented, downscaled image.
 
-use std::io::Cursor;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use argus_core::ImageRef;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+use argus_ingest::{GuardedFetcher, ImageInfo, ImageLimits, ImageLoadError, ImageSource};
+use image::DynamicImage;
 
-use super::error::ImageLoadError;
-use super::fetch::{self, AddressCheck};
-use super::format::{classify, detect, format_name, is_truncated};
-use super::limits::ImageLimits;
 use super::resize::{fit_within, to_model_rgb, ResizeFilter};
-use super::source::{check_size, decode_base64, read_file, ImageSource};
-
-/// What an image header says, read without decoding the pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ImageInfo {
-    /// Media type detected from the content, e.g. `image/jpeg`.
-    pub media_type: &'static str,
-    /// Format name detected from the content, e.g. `jpeg`.
-    pub format: &'static str,
-    /// Stored width (before EXIF orientation).
-    pub width: u32,
-    /// Stored height (before EXIF orientation).
-    pub height: u32,
-}
 
 /// A loaded image: the conversation reference plus the pixels the model sees.
 #[derive(Debug, Clone)]
@@ -40,9 +22,10 @@ pub struct LoadedImage {
 /// a maximum image edge.
 ///
 /// Every input goes through the same steps: read the encoded bytes (refusing oversize input
-/// before reading it in full), detect the format from magic bytes, check the container for
+/// before reading it in full; URLs through a [`GuardedFetcher`]), then
+/// [`argus_ingest::decode`]: detect the format from magic bytes, check the container for
 /// truncation, read the dimensions from the header and refuse too many pixels, decode (with
-/// `image::Limits` as a second guard), apply the EXIF orientation, convert to RGB and
+/// `image::Limits` as a second guard), apply the EXIF orientation; then convert to RGB and
 /// downscale with a Lanczos3 (default) SIMD filter.
 ///
 /// ```
@@ -65,8 +48,7 @@ pub struct ImageLoader {
     limits: ImageLimits,
     max_edge: Option<u32>,
     filter: ResizeFilter,
-    client: Arc<OnceLock<reqwest::Client>>,
-    address_check: Option<AddressCheck>,
+    fetcher: GuardedFetcher,
 }
 
 impl Default for ImageLoader {
@@ -76,21 +58,34 @@ impl Default for ImageLoader {
 }
 
 impl ImageLoader {
-    /// A loader with default limits that does not downscale.
+    /// A loader with default limits that does not downscale, and fetches URLs with
+    /// [`GuardedFetcher::unguarded`] (any address, through system proxies).
     pub fn new() -> Self {
         ImageLoader {
             limits: ImageLimits::default(),
             max_edge: None,
             filter: ResizeFilter::default(),
-            client: Arc::new(OnceLock::new()),
-            address_check: None,
+            fetcher: GuardedFetcher::unguarded(),
         }
     }
 
     /// Sets the limits.
     pub fn with_limits(mut self, limits: ImageLimits) -> Self {
         self.limits = limits;
-        self.client = Arc::new(OnceLock::new());
+        self
+    }
+
+    /// Fetches URLs with `fetcher`: its address policy, timeouts and redirect limit. Use a
+    /// [`NetworkGuard`](crate::NetworkGuard) when URLs come from people or models you do not
+    /// trust:
+    ///
+    /// ```
+    /// use argus_vision::{GuardedFetcher, ImageLoader, NetworkGuard};
+    ///
+    /// let loader = ImageLoader::new().with_fetcher(GuardedFetcher::new(NetworkGuard::new()));
+    /// ```
+    pub fn with_fetcher(mut self, fetcher: GuardedFetcher) -> Self {
+        self.fetcher = fetcher;
         self
     }
 
@@ -108,9 +103,9 @@ impl ImageLoader {
 
     /// Checks every address a URL, and each redirect target, resolves to before connecting,
     /// and pins the connection to the checked addresses; a refusal is
-    /// [`ImageLoadError::Blocked`]. Use it when URLs come from people or models you do not
-    /// trust, e.g. with `argus_tools::NetworkGuard` to refuse loopback, private, link-local
-    /// and metadata addresses:
+    /// [`ImageLoadError::Blocked`]. For the usual policy (no loopback, private, link-local or
+    /// metadata addresses) use [`with_fetcher`](Self::with_fetcher) with a
+    /// [`NetworkGuard`](crate::NetworkGuard); a check of your own looks like this:
     ///
     /// ```
     /// use argus_vision::ImageLoader;
@@ -124,15 +119,20 @@ impl ImageLoader {
     /// });
     /// ```
     ///
-    /// Without a check (the default) any address may be fetched, through system proxies, and
-    /// redirects are followed by the HTTP client (10 at most); with one, proxies are not used
-    /// (a proxy would connect past the check) and 5 redirects are followed.
+    /// Without a check (the default) any address may be fetched, through system proxies; with
+    /// one, proxies are not used (a proxy would connect past the check). The check replaces
+    /// the fetcher's address policy and keeps its timeouts.
     pub fn with_address_check(
         mut self,
         check: impl Fn(&str, std::net::SocketAddr) -> Result<(), String> + Send + Sync + 'static,
     ) -> Self {
-        self.address_check = Some(AddressCheck::new(check));
+        self.fetcher = self.fetcher.with_address_check(check);
         self
+    }
+
+    /// The fetcher URLs are loaded with.
+    pub fn fetcher(&self) -> &GuardedFetcher {
+        &self.fetcher
     }
 
     /// The limits in force.
@@ -163,17 +163,7 @@ impl ImageLoader {
 
     /// Reads the encoded bytes of a source, within the byte limit, without decoding them.
     pub async fn read(&self, source: ImageSource) -> Result<Vec<u8>, ImageLoadError> {
-        let limit = self.limits.max_encoded_bytes;
-        match source {
-            ImageSource::Url(url) => match &self.address_check {
-                Some(check) => fetch::fetch_checked(&url, &self.limits, check).await,
-                None => fetch::fetch(self.client()?, &url, &self.limits).await,
-            },
-            ImageSource::Path(path) => tokio::task::spawn_blocking(move || read_file(&path, limit))
-                .await
-                .map_err(|error| ImageLoadError::UnsupportedSource(error.to_string()))?,
-            other => self.read_local(other),
-        }
+        source.read(&self.limits, &self.fetcher).await
     }
 
     /// Loads an image from a source that needs no network (file, bytes, base64), blocking the
@@ -182,7 +172,7 @@ impl ImageLoader {
         &self,
         source: impl Into<ImageSource>,
     ) -> Result<LoadedImage, ImageLoadError> {
-        let bytes = self.read_local(source.into())?;
+        let bytes = source.into().read_local(&self.limits)?;
         self.decode(bytes.into())
     }
 
@@ -205,89 +195,16 @@ impl ImageLoader {
 
     /// Reads format and dimensions from the header only, applying the byte limit.
     pub fn probe(&self, bytes: &[u8]) -> Result<ImageInfo, ImageLoadError> {
-        check_size(bytes.len() as u64, self.limits.max_encoded_bytes)?;
-        let format = detect(bytes)?;
-        let decoder = self.decoder(format, bytes)?;
-        let (width, height) = decoder.dimensions();
-        Ok(ImageInfo {
-            media_type: format.to_mime_type(),
-            format: format_name(format),
-            width,
-            height,
-        })
-    }
-
-    fn client(&self) -> Result<&reqwest::Client, ImageLoadError> {
-        if let Some(client) = self.client.get() {
-            return Ok(client);
-        }
-        let client = fetch::client(&self.limits)?;
-        Ok(self.client.get_or_init(|| client))
-    }
-
-    fn read_local(&self, source: ImageSource) -> Result<Vec<u8>, ImageLoadError> {
-        let limit = self.limits.max_encoded_bytes;
-        match source {
-            ImageSource::Path(path) => read_file(&path, limit),
-            ImageSource::Bytes(bytes) => {
-                check_size(bytes.len() as u64, limit)?;
-                Ok(bytes.to_vec())
-            }
-            ImageSource::Base64(text) => decode_base64(&text, limit),
-            ImageSource::Url(url) => Err(ImageLoadError::UnsupportedSource(format!(
-                "{url} must be fetched with the async `load`"
-            ))),
-        }
-    }
-
-    fn decoder<'a>(
-        &self,
-        format: ImageFormat,
-        bytes: &'a [u8],
-    ) -> Result<impl ImageDecoder + 'a, ImageLoadError> {
-        let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-        reader.limits(self.limits.decoder_limits());
-        reader
-            .into_decoder()
-            .map_err(|error| classify(format, None, self.limits.max_pixels, error))
+        argus_ingest::probe(bytes, &self.limits)
     }
 
     fn decode(&self, bytes: Arc<[u8]>) -> Result<LoadedImage, ImageLoadError> {
-        let max_pixels = self.limits.max_pixels;
-        check_size(bytes.len() as u64, self.limits.max_encoded_bytes)?;
-        let format = detect(&bytes)?;
-        if is_truncated(format, &bytes) {
-            return Err(ImageLoadError::Truncated {
-                format: format_name(format),
-            });
-        }
-        let mut decoder = self.decoder(format, &bytes)?;
-        let (width, height) = decoder.dimensions();
-        if width == 0 || height == 0 {
-            return Err(ImageLoadError::Corrupt {
-                format: format_name(format),
-                reason: format!("the header declares a {width}x{height} image"),
-                source: None,
-            });
-        }
-        if u64::from(width) * u64::from(height) > max_pixels {
-            return Err(ImageLoadError::TooManyPixels {
-                width,
-                height,
-                limit: max_pixels,
-            });
-        }
-        let classify = |error| classify(format, Some((width, height)), max_pixels, error);
-        // A broken EXIF block must not make a readable picture unreadable.
-        let orientation = decoder
-            .orientation()
-            .unwrap_or(image::metadata::Orientation::NoTransforms);
-        let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
-        image.apply_orientation(orientation);
+        let decoded = argus_ingest::decode(&bytes, &self.limits)?;
+        let (format, media_type, image) = (decoded.format, decoded.media_type, decoded.image);
         let (shown_w, shown_h) = (image.width(), image.height());
         let image = to_model_rgb(image, self.max_edge, self.filter)?;
         tracing::debug!(
-            format = format_name(format),
+            format,
             width = shown_w,
             height = shown_h,
             model_width = image.width(),
@@ -295,8 +212,7 @@ impl ImageLoader {
             "image decoded"
         );
         Ok(LoadedImage {
-            reference: ImageRef::from_bytes(bytes, format.to_mime_type())
-                .with_dimensions(shown_w, shown_h),
+            reference: ImageRef::from_bytes(bytes, media_type).with_dimensions(shown_w, shown_h),
             image,
         })
     }

@@ -3,16 +3,11 @@
 //!
 //! [`ImageRef`]: argus_core::ImageRef
 
-mod error;
-mod fetch;
-mod format;
-mod limits;
 mod load;
 mod resize;
-mod source;
 
-pub use error::ImageLoadError;
-pub use limits::ImageLimits;
-pub use load::{ImageInfo, ImageLoader, LoadedImage};
+pub use argus_ingest::{
+    FetchError, GuardedFetcher, ImageInfo, ImageLimits, ImageLoadError, ImageSource, NetworkGuard,
+};
+pub use load::{ImageLoader, LoadedImage};
 pub use resize::{fit_within, to_model_rgb, ResizeFilter};
-pub use source::ImageSource;

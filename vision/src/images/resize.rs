@@ -3,7 +3,7 @@
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, RgbImage};
 
-use super::error::ImageLoadError;
+use argus_ingest::ImageLoadError;
 
 /// The resampling filter used when an image is downscaled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -5,109 +5,36 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use argus_vision::{ImageLimits, ImageLoadError, ImageLoader};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use argus_ingest::testkit::{Reply, TestServer};
+use argus_vision::{GuardedFetcher, ImageLimits, ImageLoadError, ImageLoader};
+use tokio::net::TcpListener;
 
-/// Serves a few fixed routes until the test's runtime shuts down. Every connection handler
-/// ends by itself within a few seconds.
-async fn serve(png: Vec<u8>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(respond(stream, png.clone()));
+/// Serves a few fixed routes until dropped.
+async fn serve(png: Vec<u8>) -> TestServer {
+    TestServer::start(move |path| {
+        if let Some(target) = path.strip_prefix("/redirect?to=") {
+            return Reply::redirect(target);
         }
-    });
-    addr
-}
-
-async fn respond(mut stream: TcpStream, png: Vec<u8>) {
-    let mut request = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-    }
-    let request = String::from_utf8_lossy(&request);
-    let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
-    if let Some(target) = path.strip_prefix("/redirect?to=") {
-        let head = format!(
-            "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        );
-        let _ = write_all(&mut stream, head.as_bytes()).await;
-        return;
-    }
-    let _ = match path.as_str() {
-        "/ok.png" => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                png.len()
-            );
-            write_all(&mut stream, &[head.as_bytes(), &png].concat()).await
-        }
-        "/missing" => {
-            write_all(
-                &mut stream,
-                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            )
-            .await
-        }
-        "/huge-declared" => {
-            write_all(
-                &mut stream,
-                b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\nConnection: close\r\n\r\n\x89PNG",
-            )
-            .await
-        }
-        "/huge-streamed" => {
+        match path {
+            "/ok.png" => Reply::new(200, "image/png", png.clone()),
+            "/missing" => Reply::new(404, "text/plain", ""),
+            "/huge-declared" => {
+                Reply::new(200, "image/png", &b"\x89PNG"[..]).declaring_length(50_000_000)
+            }
             // No Content-Length: the body is delimited by the connection closing, and keeps
             // coming (at most 4 MiB) until the client hangs up.
-            if write_all(&mut stream, b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let chunk = vec![0x42u8; 64 << 10];
-            for _ in 0..64 {
-                if write_all(&mut stream, &chunk).await.is_err() {
-                    return;
-                }
-            }
-            Ok(())
+            "/huge-streamed" => Reply::new(200, "image/png", vec![0x42u8; 64 << 10])
+                .repeated(64)
+                .without_length(),
+            "/stall-headers" => Reply::new(200, "image/png", "").delayed(STALL),
+            "/stall-body" => Reply::new(200, "image/png", &b"\x89PNG\r\n"[..])
+                .declaring_length(1000)
+                .stalling(STALL),
+            _ => Reply::new(400, "text/plain", ""),
         }
-        "/stall-headers" => {
-            tokio::time::sleep(STALL).await;
-            Ok(())
-        }
-        "/stall-body" => {
-            let _ = write_all(
-                &mut stream,
-                b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n\x89PNG\r\n",
-            )
-            .await;
-            tokio::time::sleep(STALL).await;
-            Ok(())
-        }
-        _ => {
-            write_all(
-                &mut stream,
-                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
-            )
-            .await
-        }
-    };
-}
-
-async fn write_all(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
-    stream.write_all(bytes).await?;
-    stream.flush().await
+    })
+    .await
+    .unwrap()
 }
 
 /// How long the stalling routes keep the connection open without sending anything.
@@ -115,27 +42,30 @@ const STALL: Duration = Duration::from_secs(30);
 
 /// A loader with a 1 MiB cap and timeouts no loaded machine reaches by accident.
 fn loader() -> ImageLoader {
-    ImageLoader::new().with_limits(
-        ImageLimits::default()
-            .with_max_encoded_bytes(1 << 20)
-            .with_read_timeout(Duration::from_secs(10))
-            .with_fetch_timeout(Duration::from_secs(20)),
-    )
+    ImageLoader::new()
+        .with_limits(ImageLimits::default().with_max_encoded_bytes(1 << 20))
+        .with_fetcher(
+            GuardedFetcher::unguarded()
+                .with_connect_timeout(Duration::from_secs(10))
+                .with_read_timeout(Duration::from_secs(10))
+                .with_total_timeout(Duration::from_secs(20)),
+        )
 }
 
 /// A loader whose read timeout is short, for the stalling routes.
 fn impatient_loader() -> ImageLoader {
-    ImageLoader::new().with_limits(
-        ImageLimits::default()
+    ImageLoader::new().with_fetcher(
+        GuardedFetcher::unguarded()
             .with_read_timeout(Duration::from_millis(300))
-            .with_fetch_timeout(Duration::from_secs(20)),
+            .with_total_timeout(Duration::from_secs(20)),
     )
 }
 
 #[tokio::test]
 async fn fetches_a_png_over_http() {
     let png = super::png(32, 16);
-    let addr = serve(png.clone()).await;
+    let server = serve(png.clone()).await;
+    let addr = server.address();
     let loaded = loader()
         .with_max_edge(16)
         .load(format!("http://{addr}/ok.png").as_str())
@@ -147,7 +77,8 @@ async fn fetches_a_png_over_http() {
 
 #[tokio::test]
 async fn http_errors_carry_the_status() {
-    let addr = serve(Vec::new()).await;
+    let server = serve(Vec::new()).await;
+    let addr = server.address();
     match loader()
         .load(format!("http://{addr}/missing").as_str())
         .await
@@ -162,7 +93,8 @@ async fn http_errors_carry_the_status() {
 
 #[tokio::test]
 async fn declared_length_over_the_cap_is_refused_from_the_headers() {
-    let addr = serve(Vec::new()).await;
+    let server = serve(Vec::new()).await;
+    let addr = server.address();
     let result = loader()
         .load(format!("http://{addr}/huge-declared").as_str())
         .await;
@@ -180,7 +112,8 @@ async fn declared_length_over_the_cap_is_refused_from_the_headers() {
 
 #[tokio::test]
 async fn streamed_body_over_the_cap_is_cut_off() {
-    let addr = serve(Vec::new()).await;
+    let server = serve(Vec::new()).await;
+    let addr = server.address();
     let result = loader()
         .load(format!("http://{addr}/huge-streamed").as_str())
         .await;
@@ -198,7 +131,8 @@ async fn streamed_body_over_the_cap_is_cut_off() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out() {
-    let addr = serve(Vec::new()).await;
+    let server = serve(Vec::new()).await;
+    let addr = server.address();
     let started = Instant::now();
     let result = impatient_loader()
         .load(format!("http://{addr}/stall-headers").as_str())
@@ -217,7 +151,8 @@ async fn a_server_that_never_answers_times_out() {
 
 #[tokio::test]
 async fn a_body_that_stalls_times_out() {
-    let addr = serve(Vec::new()).await;
+    let server = serve(Vec::new()).await;
+    let addr = server.address();
     let started = Instant::now();
     let result = impatient_loader()
         .load(format!("http://{addr}/stall-body").as_str())
@@ -236,11 +171,12 @@ async fn a_body_that_stalls_times_out() {
 
 #[tokio::test]
 async fn the_whole_fetch_has_a_deadline() {
-    let addr = serve(Vec::new()).await;
-    let loader = ImageLoader::new().with_limits(
-        ImageLimits::default()
+    let server = serve(Vec::new()).await;
+    let addr = server.address();
+    let loader = ImageLoader::new().with_fetcher(
+        GuardedFetcher::unguarded()
             .with_read_timeout(Duration::from_secs(30))
-            .with_fetch_timeout(Duration::from_millis(400)),
+            .with_total_timeout(Duration::from_millis(400)),
     );
     let started = Instant::now();
     let result = loader
@@ -313,7 +249,8 @@ async fn a_refused_address_is_never_connected_to() {
 #[tokio::test]
 async fn an_allowed_address_is_fetched_and_redirects_are_checked_and_followed() {
     let png = super::png(8, 8);
-    let addr = serve(png.clone()).await;
+    let server = serve(png.clone()).await;
+    let addr = server.address();
     let (loader, seen) = checked_loader("127.0.0.1");
     let url = format!("http://{addr}/redirect?to=http://{addr}/ok.png");
     let loaded = loader.load(url.as_str()).await.unwrap();
@@ -328,7 +265,8 @@ async fn an_allowed_address_is_fetched_and_redirects_are_checked_and_followed() 
 
 #[tokio::test]
 async fn a_redirect_to_a_refused_host_is_blocked_after_resolution() {
-    let addr = serve(super::png(8, 8)).await;
+    let server = serve(super::png(8, 8)).await;
+    let addr = server.address();
     let (loader, seen) = checked_loader("127.0.0.1");
     let target = format!("http://localhost:{}/ok.png", addr.port());
     let url = format!("http://{addr}/redirect?to={target}");

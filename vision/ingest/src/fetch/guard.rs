@@ -4,12 +4,9 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use reqwest::Url;
+use super::error::FetchError;
 
-use crate::Error;
-
-/// Which addresses the fetchers ([`HttpFetch`](crate::HttpFetch), [`ImageTool`](crate::ImageTool))
-/// may connect to.
+/// Which addresses a [`GuardedFetcher`](crate::GuardedFetcher) may connect to.
 ///
 /// By default every public address is allowed and these are refused: loopback
 /// (`127.0.0.0/8`, `::1`), private (`10/8`, `172.16/12`, `192.168/16`, `fc00::/7`), link-local
@@ -23,7 +20,7 @@ use crate::Error;
 /// CIDR range (`10.1.0.0/16`).
 ///
 /// ```
-/// use argus_tools::NetworkGuard;
+/// use argus_ingest::NetworkGuard;
 ///
 /// let guard = NetworkGuard::new().allow("127.0.0.1:8080").unwrap();
 /// assert!(guard.check("127.0.0.1", "127.0.0.1:8080".parse().unwrap()).is_ok());
@@ -33,6 +30,20 @@ use crate::Error;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkGuard {
     allow: Vec<AllowRule>,
+}
+
+/// An address the [`NetworkGuard`] refused: the host as written in the URL, the address it is
+/// or resolved to, and the blocked range that address is in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refused to connect to `{host}` ({address}): {range} addresses are blocked")]
+#[non_exhaustive]
+pub struct BlockedAddress {
+    /// The host as written in the URL, lowercased and without a trailing dot.
+    pub host: String,
+    /// The address it is or resolved to (IPv4-mapped IPv6 addresses as IPv4).
+    pub address: IpAddr,
+    /// Which blocked range the address is in, e.g. `"loopback"`.
+    pub range: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +75,7 @@ impl NetworkGuard {
 
     /// Also allows `entry`: a host name, `host:port`, an IP address, `ip:port` (`[v6]:port`),
     /// or a CIDR range.
-    pub fn allow(mut self, entry: &str) -> Result<Self, Error> {
+    pub fn allow(mut self, entry: &str) -> Result<Self, FetchError> {
         self.allow.push(parse_rule(entry.trim())?);
         Ok(self)
     }
@@ -75,7 +86,7 @@ impl NetworkGuard {
     }
 
     /// Checks one address `host` (as written in the URL) resolved to.
-    pub fn check(&self, host: &str, address: SocketAddr) -> Result<(), Error> {
+    pub fn check(&self, host: &str, address: SocketAddr) -> Result<(), BlockedAddress> {
         let ip = address.ip().to_canonical();
         let host = normalize_host(host);
         let allowed = self.allow.iter().any(|rule| match rule {
@@ -88,43 +99,13 @@ impl NetworkGuard {
             AllowRule::Net { network, prefix } => in_network(ip, *network, *prefix),
         });
         match blocked_range(ip) {
-            Some(range) if !allowed => Err(Error::Blocked {
+            Some(range) if !allowed => Err(BlockedAddress {
                 host,
                 address: ip,
                 range,
             }),
             _ => Ok(()),
         }
-    }
-
-    /// Resolves the URL's host and checks every address; the result is what the connection
-    /// must be pinned to.
-    pub(crate) async fn resolve(&self, url: &Url) -> Result<Vec<SocketAddr>, Error> {
-        let host = url.host_str().ok_or_else(|| Error::InvalidUrl {
-            url: url.to_string(),
-            reason: "it has no host".into(),
-        })?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        let addresses: Vec<SocketAddr> = match literal_ip(host) {
-            Some(ip) => vec![SocketAddr::new(ip, port)],
-            None => tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|source| Error::Resolve {
-                    host: host.to_string(),
-                    source: Some(source),
-                })?
-                .collect(),
-        };
-        if addresses.is_empty() {
-            return Err(Error::Resolve {
-                host: host.to_string(),
-                source: None,
-            });
-        }
-        for address in &addresses {
-            self.check(host, *address)?;
-        }
-        Ok(addresses)
     }
 }
 
@@ -141,10 +122,10 @@ fn normalize_host(host: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
-fn parse_rule(entry: &str) -> Result<AllowRule, Error> {
-    let invalid = |reason: &str| Error::InvalidUrl {
-        url: entry.to_string(),
-        reason: format!("not an allowlist entry: {reason}"),
+fn parse_rule(entry: &str) -> Result<AllowRule, FetchError> {
+    let invalid = |reason: &str| FetchError::InvalidRule {
+        entry: entry.to_string(),
+        reason: reason.to_string(),
     };
     if let Some((network, prefix)) = entry.split_once('/') {
         let network: IpAddr = network

@@ -1,37 +1,29 @@
 //! Limits that keep hostile or accidental inputs cheap to refuse.
 
-use std::time::Duration;
-
 /// Limits applied to every image before it is decoded.
 ///
 /// The encoded size is checked before the bytes are read in full (file size, `Content-Length`,
 /// streamed byte count, base64 length); the pixel count is read from the image header and
 /// checked before any pixel buffer is allocated, so a decompression bomb (a small file that
-/// claims 30000×30000 pixels) is refused cheaply.
+/// claims 30000×30000 pixels) is refused cheaply. How long fetching a URL may take is the
+/// [`GuardedFetcher`](crate::GuardedFetcher)'s business.
 ///
 /// ```
-/// use argus_vision::ImageLimits;
-/// use std::time::Duration;
+/// use argus_ingest::ImageLimits;
 ///
 /// let limits = ImageLimits::default()
 ///     .with_max_encoded_bytes(5 << 20)
-///     .with_max_pixels(12_000_000)
-///     .with_read_timeout(Duration::from_secs(5));
+///     .with_max_pixels(12_000_000);
 /// assert_eq!(limits.max_encoded_bytes, 5 << 20);
 /// assert_eq!(ImageLimits::default().max_pixels, 40_000_000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ImageLimits {
     /// Maximum size of the encoded image in bytes. Default 20 MiB.
     pub max_encoded_bytes: u64,
     /// Maximum decoded width × height. Default 40 megapixels.
     pub max_pixels: u64,
-    /// Maximum time to establish a connection when fetching a URL. Default 10 s.
-    pub connect_timeout: Duration,
-    /// Maximum time between two reads of a response body. Default 15 s.
-    pub read_timeout: Duration,
-    /// Maximum time for a whole fetch (connect, headers and body). Default 60 s.
-    pub fetch_timeout: Duration,
 }
 
 impl Default for ImageLimits {
@@ -39,9 +31,6 @@ impl Default for ImageLimits {
         ImageLimits {
             max_encoded_bytes: 20 << 20,
             max_pixels: 40_000_000,
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(15),
-            fetch_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -56,24 +45,6 @@ impl ImageLimits {
     /// Sets the maximum decoded pixel count.
     pub fn with_max_pixels(mut self, pixels: u64) -> Self {
         self.max_pixels = pixels;
-        self
-    }
-
-    /// Sets the connect timeout for URLs.
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets the timeout between two reads of a response body.
-    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
-        self
-    }
-
-    /// Sets the timeout of a whole fetch.
-    pub fn with_fetch_timeout(mut self, timeout: Duration) -> Self {
-        self.fetch_timeout = timeout;
         self
     }
 

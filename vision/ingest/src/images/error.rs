@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::FetchError;
+
 /// Why an image could not be loaded.
 ///
 /// Each kind of bad input has its own variant so callers can branch on it (and tell a user
@@ -76,9 +78,10 @@ pub enum ImageLoadError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// A URL, or a redirect target, resolved to an address the loader's address check
-    /// ([`ImageLoader::with_address_check`](crate::ImageLoader::with_address_check)) refused;
-    /// nothing was sent to it.
+    /// A URL, or a redirect target, resolved to an address the fetcher's address policy
+    /// ([`NetworkGuard`](crate::NetworkGuard) or
+    /// [`GuardedFetcher::with_address_check`](crate::GuardedFetcher::with_address_check))
+    /// refused; nothing was sent to it.
     #[error("refused to fetch image {url}: {address} is not allowed ({reason})")]
     Blocked {
         /// The URL (or redirect target) that was refused.
@@ -100,8 +103,64 @@ pub enum ImageLoadError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The source cannot be loaded at all: an unsupported URL scheme, or an
-    /// [`ImageRef`](argus_core::ImageRef) that carries no bytes.
+    /// The source cannot be loaded at all: an unsupported URL scheme, or an image reference
+    /// that carries no bytes.
     #[error("unsupported image source: {0}")]
     UnsupportedSource(String),
+}
+
+impl From<FetchError> for ImageLoadError {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::InvalidUrl { url, reason } => {
+                ImageLoadError::UnsupportedSource(format!("{url} is not a valid URL: {reason}"))
+            }
+            FetchError::UnsupportedScheme(scheme) => ImageLoadError::UnsupportedSource(format!(
+                "only http and https URLs can be fetched, not {scheme}:"
+            )),
+            FetchError::Blocked {
+                url,
+                address,
+                reason,
+                ..
+            } => ImageLoadError::Blocked {
+                url,
+                address,
+                reason,
+            },
+            FetchError::Timeout { url } => ImageLoadError::Timeout { url },
+            FetchError::TooLarge { size, limit, .. } => ImageLoadError::TooLarge { size, limit },
+            FetchError::Status { url, status } => ImageLoadError::Fetch {
+                url,
+                status: Some(status),
+                reason: format!("the server answered {status}"),
+                source: None,
+            },
+            FetchError::Http {
+                url,
+                message,
+                source,
+            } => ImageLoadError::Fetch {
+                url,
+                status: source
+                    .as_ref()
+                    .and_then(|error| error.status())
+                    .map(|s| s.as_u16()),
+                reason: message,
+                source: source.map(|error| Box::new(error) as _),
+            },
+            FetchError::Resolve { host, source } => ImageLoadError::Fetch {
+                url: host.clone(),
+                status: None,
+                reason: format!("cannot resolve {host}"),
+                source: source.map(|error| Box::new(error) as _),
+            },
+            other => ImageLoadError::Fetch {
+                url: String::new(),
+                status: None,
+                reason: other.to_string(),
+                source: None,
+            },
+        }
+    }
 }

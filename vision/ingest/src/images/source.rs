@@ -8,6 +8,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 
 use super::error::ImageLoadError;
+use super::limits::ImageLimits;
+use crate::GuardedFetcher;
 
 /// Where an image comes from.
 ///
@@ -41,7 +43,7 @@ impl ImageSource {
     /// Reads a user-supplied string: a URL with a scheme, a `data:` URL, or a file path.
     ///
     /// ```
-    /// use argus_vision::ImageSource;
+    /// use argus_ingest::ImageSource;
     ///
     /// assert!(matches!(ImageSource::parse("https://example.com/cat.jpg"), ImageSource::Url(_)));
     /// assert!(matches!(ImageSource::parse("data:image/png;base64,iVBORw0K"), ImageSource::Base64(_)));
@@ -59,6 +61,58 @@ impl ImageSource {
             ImageSource::Url(trimmed.to_string())
         } else {
             ImageSource::Path(PathBuf::from(text))
+        }
+    }
+
+    /// Reads the encoded bytes within `limits.max_encoded_bytes`, without decoding them: a
+    /// URL through `fetcher`, a file on the blocking pool.
+    ///
+    /// ```
+    /// use argus_ingest::{GuardedFetcher, ImageLimits, ImageLoadError, ImageSource};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (limits, fetcher) = (ImageLimits::default(), GuardedFetcher::default());
+    /// let bytes = ImageSource::parse("data:image/png;base64,aGVsbG8=").read(&limits, &fetcher).await;
+    /// assert_eq!(bytes.unwrap(), b"hello");
+    /// let refused = ImageSource::parse("http://127.0.0.1/cat.png").read(&limits, &fetcher).await;
+    /// assert!(matches!(refused, Err(ImageLoadError::Blocked { .. })));
+    /// # }
+    /// ```
+    pub async fn read(
+        self,
+        limits: &ImageLimits,
+        fetcher: &GuardedFetcher,
+    ) -> Result<Vec<u8>, ImageLoadError> {
+        let limit = limits.max_encoded_bytes;
+        match self {
+            ImageSource::Url(url) => {
+                let fetched = fetcher.get_all(&url, limit).await?;
+                check_size(fetched.body.len() as u64, limit)?;
+                Ok(fetched.body)
+            }
+            ImageSource::Path(path) => tokio::task::spawn_blocking(move || read_file(&path, limit))
+                .await
+                .map_err(|error| ImageLoadError::UnsupportedSource(error.to_string()))?,
+            other => other.read_local(limits),
+        }
+    }
+
+    /// Reads the encoded bytes of a source that needs no network (file, bytes, base64) within
+    /// `limits.max_encoded_bytes`, blocking the calling thread. URLs are refused with
+    /// [`ImageLoadError::UnsupportedSource`].
+    pub fn read_local(self, limits: &ImageLimits) -> Result<Vec<u8>, ImageLoadError> {
+        let limit = limits.max_encoded_bytes;
+        match self {
+            ImageSource::Path(path) => read_file(&path, limit),
+            ImageSource::Bytes(bytes) => {
+                check_size(bytes.len() as u64, limit)?;
+                Ok(bytes.to_vec())
+            }
+            ImageSource::Base64(text) => decode_base64(&text, limit),
+            ImageSource::Url(url) => Err(ImageLoadError::UnsupportedSource(format!(
+                "{url} must be fetched with the async `read`"
+            ))),
         }
     }
 
@@ -125,7 +179,7 @@ impl From<&str> for ImageSource {
 
 /// Reads a file, refusing it from its metadata when it is over the limit and never reading
 /// more than `limit + 1` bytes (the file may grow while it is read).
-pub(crate) fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ImageLoadError> {
+fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ImageLoadError> {
     let io_error = |source| ImageLoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -147,7 +201,7 @@ pub(crate) fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>, ImageLoadErr
 }
 
 /// Decodes bare base64 or a `data:` URL, refusing it from its length when it is over the limit.
-pub(crate) fn decode_base64(text: &str, limit: u64) -> Result<Vec<u8>, ImageLoadError> {
+fn decode_base64(text: &str, limit: u64) -> Result<Vec<u8>, ImageLoadError> {
     let text = text.trim();
     let payload = if text.len() >= 5 && text[..5].eq_ignore_ascii_case("data:") {
         let (header, payload) =
