@@ -66,7 +66,7 @@ mod tests {
             .then_text("The sum is 42.");
         let output = agent(model).run("What is 17 + 25?").await.unwrap();
         assert_eq!(output.answer, "The sum is 42.");
-        let result = &output.trace.steps[0].tool_results[0];
+        let result = &output.trace.steps[0].tool_results()[0];
         assert_eq!(result.tool_result.as_ref().unwrap().error, None);
         assert_eq!(result.text(), "42");
     }
@@ -83,7 +83,7 @@ mod tests {
             .trace
             .steps
             .iter()
-            .flat_map(|step| step.tool_results.clone())
+            .flat_map(|step| step.tool_results().to_vec())
             .collect();
         assert_eq!(results.len(), 3);
         assert_eq!(
@@ -91,7 +91,7 @@ mod tests {
             Some(ToolErrorKind::Failed)
         );
         assert_eq!(results[0].text(), "error (failed): the note is empty");
-        let call_id = &output.trace.steps[1].assistant.tool_calls[0].id;
+        let call_id = &output.trace.steps[1].assistant().tool_calls[0].id;
         assert_eq!(results[1].text(), format!("noted \"hi\" in call {call_id}"));
         assert_eq!(
             results[2].tool_result.as_ref().unwrap().error,
@@ -115,7 +115,7 @@ mod tests {
             .build()
             .unwrap();
         let output = agent.run("Note hi.").await.unwrap();
-        let result = &output.trace.steps[0].tool_results[0];
+        let result = &output.trace.steps[0].tool_results()[0];
         assert_eq!(
             result.tool_result.as_ref().unwrap().error,
             Some(ToolErrorKind::Denied)

@@ -290,7 +290,7 @@ mod tests {
             ToolPromptFormat::Llama32Pythonic,
         ] {
             let mut request = tool_turn_conversation();
-            request.messages.truncate(3);
+            request.messages = request.messages.iter().take(3).cloned().collect::<Vec<_>>().into();
             let mut settings = settings(TemplateRoles::LLAMA);
             settings.format = format;
             let turns = prompt_turns(&request, &HashMap::new(), &settings).unwrap();
