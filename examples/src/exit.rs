@@ -10,11 +10,12 @@
 //! | 70 | internal error (a bug in Argus: a panic) |
 //! | 130 | interrupted (Ctrl-C) |
 
-use std::any::Any;
 use std::fmt;
 use std::panic::{self, UnwindSafe};
 use std::process::ExitCode;
 use std::sync::{Mutex, PoisonError};
+
+use argus_core::panic_message;
 
 /// An error the user can fix, with the exit code that says which kind.
 #[derive(Debug)]
@@ -140,17 +141,6 @@ fn internal_error_line(message: &str) -> String {
     )
 }
 
-/// The text a panic was raised with.
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic without a message".to_string()
-    }
-}
-
 /// The user interrupted the command (exit code 130).
 #[derive(Debug)]
 pub(crate) struct Interrupted;
@@ -205,10 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn panic_payloads_become_one_line() {
-        assert_eq!(panic_message(&"static text"), "static text");
-        assert_eq!(panic_message(&String::from("owned")), "owned");
-        assert_eq!(panic_message(&42_u8), "a panic without a message");
+    fn a_panic_message_becomes_one_line() {
         assert_eq!(
             internal_error_line("two\nlines"),
             "internal error: two lines (this is a bug in argus; RUST_BACKTRACE=1 shows where)"

@@ -1,7 +1,7 @@
 //! The tool registry: holds erased tools, lists their specs, and runs calls with validation,
 //! timeouts, concurrency limits, panic isolation and output caps.
 
-use std::any::Any;
+use crate::panic::panic_message;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -347,16 +347,6 @@ fn truncate(mut text: String, cap: usize) -> (String, bool) {
         "\n[output truncated: showing {cut} of {total} bytes]"
     ));
     (text, true)
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "unknown panic".to_string()
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::io::{BufReader, Read};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
+use argus_core::panic_message;
 use candle_core::quantized::gguf_file;
 use mistralrs::{
     GgufModelBuilder, IsqType, ModelBuilder, ModelDType, MultimodalLoaderType,
@@ -566,15 +567,5 @@ fn classify(model: &str, reason: &str) -> LoadError {
             model: model.to_string(),
             reason,
         }
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".into()
     }
 }

@@ -290,7 +290,13 @@ mod tests {
             ToolPromptFormat::Llama32Pythonic,
         ] {
             let mut request = tool_turn_conversation();
-            request.messages = request.messages.iter().take(3).cloned().collect::<Vec<_>>().into();
+            request.messages = request
+                .messages
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
             let mut settings = settings(TemplateRoles::LLAMA);
             settings.format = format;
             let turns = prompt_turns(&request, &HashMap::new(), &settings).unwrap();
