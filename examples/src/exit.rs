@@ -108,7 +108,7 @@ pub(crate) fn install_panic_hook() {
             .location()
             .map(|at| format!(" (at {}:{})", at.file(), at.line()))
             .unwrap_or_default();
-        let text = format!("{}{location}", panic_message(info.payload()));
+        let text = format!("{}{location}", panic_message(info.payload()).trim_end());
         *LAST_PANIC.lock().unwrap_or_else(PoisonError::into_inner) = Some(text);
         if std::env::var_os("RUST_BACKTRACE").is_some_and(|value| value != "0") {
             standard(info);
