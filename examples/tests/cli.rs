@@ -271,3 +271,64 @@ fn bad_input_exits_non_zero_with_one_line() {
         "does not exist",
     );
 }
+
+#[test]
+fn the_image_tool_crops_the_photo_the_user_attached() {
+    let work = tempfile::tempdir().unwrap();
+    let photo = work.path().join("photo.png");
+    std::fs::write(&photo, PNG).unwrap();
+    let zoom = argus_core::ChatResponse::tool_calls(vec![argus_core::ToolCall::new(
+        "image",
+        serde_json::json!({
+            "image": "#1",
+            "region": {"x": 0.0, "y": 0.0, "width": 0.5, "height": 0.5},
+            "max_edge": 64
+        }),
+    )]);
+    let answer = argus_core::ChatResponse::text("The sign says STOP.");
+    let replay = work.path().join("replay.jsonl");
+    std::fs::write(
+        &replay,
+        format!(
+            "{}\n{}\n",
+            serde_json::to_string(&zoom).unwrap(),
+            serde_json::to_string(&answer).unwrap()
+        ),
+    )
+    .unwrap();
+    let stdout = ok(argus(
+        &[
+            "run",
+            "--replay",
+            path(&replay),
+            "--image",
+            path(&photo),
+            "--workspace",
+            path(work.path()),
+            "--json",
+            "Zoom into the top-left corner and read the sign.",
+        ],
+        "",
+    ));
+    let trace: Value = serde_json::from_str(&stdout).unwrap();
+    let result = &trace["trace"]["steps"][0]["tool_results"][0];
+    assert!(result["tool_result"]["error"].is_null(), "{result}");
+    let text = result["content"][0]["text"].as_str().unwrap();
+    let info: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(info["region"]["width"], 0.5, "{info}");
+    assert_eq!(
+        (info["width"].as_u64(), info["height"].as_u64()),
+        (Some(64), Some(64))
+    );
+    assert!(
+        info["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("conversation image #1"),
+        "{info}"
+    );
+    // The crop reaches the model as an image of its own.
+    let cropped = &result["content"][1]["image"];
+    assert_eq!(cropped["sha256"], info["sha256"], "{result}");
+    assert_eq!(trace["answer"], "The sign says STOP.");
+}

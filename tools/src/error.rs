@@ -86,8 +86,10 @@ pub enum Error {
     /// The tool was not configured for this kind of input (file paths, URLs).
     #[error("{0} are not enabled for this tool")]
     Disabled(&'static str),
-    /// No cached image has this SHA-256.
-    #[error("no image with sha256 `{0}` was shown by this tool; pass a path or URL instead")]
+    /// No image of the conversation (or shown by the tool) is the one asked for.
+    #[error(
+        "no image {0} in the conversation; pass #N, a sha256 of one of its images, a path or a URL"
+    )]
     UnknownImage(String),
     /// The conversation has no session to search.
     #[error(

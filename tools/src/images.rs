@@ -25,8 +25,9 @@ const MAX_CACHED_BYTES: usize = 256 * 1024 * 1024;
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageArgs {
-    /// The image: a path in the workspace, an http(s) URL, or the `sha256` this tool reported
-    /// for an image it showed earlier.
+    /// The image: a path in the workspace, an http(s) URL, `#1`, `#2`, ... for the
+    /// conversation's images in the order they appeared (the user's first), or the `sha256` of
+    /// an image of the conversation or one this tool showed earlier.
     pub image: String,
     /// Zoom into this part of the image instead of showing all of it.
     #[serde(default)]
@@ -143,7 +144,7 @@ impl ImageTool {
 
     /// Shows or zooms as [`call`](Tool::call) does, attaching the result to `ctx`.
     pub async fn show(&self, args: ImageArgs, ctx: &ToolContext) -> Result<ImageInfo, Error> {
-        let (bytes, source) = self.load(&args.image).await?;
+        let (bytes, source) = self.load(&args.image, ctx).await?;
         let limits = self.limits;
         let region = args.region;
         let max_edge = args.max_edge.unwrap_or(1024).clamp(16, 2048);
@@ -168,7 +169,7 @@ impl ImageTool {
     }
 
     /// The encoded bytes and a description of where they came from.
-    async fn load(&self, image: &str) -> Result<(Arc<[u8]>, String), Error> {
+    async fn load(&self, image: &str, ctx: &ToolContext) -> Result<(Arc<[u8]>, String), Error> {
         let image = image.trim();
         let max = self.limits.max_encoded_bytes;
         let max_bytes = usize::try_from(max).unwrap_or(usize::MAX);
@@ -177,12 +178,33 @@ impl ImageTool {
             actual,
             limit: format!("{max} bytes"),
         };
+        if let Some(number) = image.strip_prefix('#') {
+            let found = number
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|index| ctx.images().get(index));
+            let Some(found) = found else {
+                return Err(Error::UnknownImage(format!(
+                    "`{image}` (it has {} images)",
+                    ctx.images().len()
+                )));
+            };
+            let bytes = found
+                .data
+                .clone()
+                .ok_or_else(|| Error::UnknownImage(format!("`{image}` with its bytes")))?;
+            return Ok((
+                bytes,
+                format!("conversation image {image} ({})", found.sha256),
+            ));
+        }
         if is_sha256(image) {
             let key = image.to_ascii_lowercase();
-            let bytes = self
-                .cache()
-                .get(&key)
-                .ok_or_else(|| Error::UnknownImage(key.clone()))?;
+            let in_conversation = ctx.image(&key).and_then(|found| found.data.clone());
+            let bytes = in_conversation
+                .or_else(|| self.cache().get(&key))
+                .ok_or_else(|| Error::UnknownImage(format!("with sha256 `{key}`")))?;
             return Ok((bytes, format!("earlier image {key}")));
         }
         let lower = image.to_ascii_lowercase();
@@ -214,8 +236,8 @@ impl Tool for ImageTool {
     type Error = Error;
 
     fn description(&self) -> String {
-        "Shows you an image from a file path or URL, or zooms into a region of an image shown \
-         before (by its sha256) to read small details."
+        "Shows you an image from a file path or URL, or zooms into a region of an image of the \
+         conversation (`#1` is the first, or by its sha256) to read small details."
             .into()
     }
 
@@ -603,6 +625,46 @@ mod tests {
             ctx.take_attachments().len() == 1,
             "only the edge sliver was attached"
         );
+    }
+
+    #[tokio::test]
+    async fn crops_the_conversations_images_by_number_or_hash() {
+        let png = encoded(&picture(), ImageFormat::Png);
+        let upload = ImageRef::from_bytes(png, "image/png");
+        let ctx = ToolContext::new("c").with_images(Arc::new(vec![upload.clone()]));
+        let tool = ImageTool::new().without_urls();
+        let top_left = Region {
+            x: 0.0,
+            y: 0.0,
+            width: 0.5,
+            height: 0.5,
+        };
+        let by_number = tool.show(args("#1", Some(top_left)), &ctx).await.unwrap();
+        assert!(
+            by_number.source.contains(&upload.sha256),
+            "{}",
+            by_number.source
+        );
+        assert_eq!(by_number.region, Some(top_left));
+        let by_hash = tool
+            .show(args(&upload.sha256.to_uppercase(), Some(top_left)), &ctx)
+            .await
+            .unwrap();
+        assert_eq!(by_hash.sha256, by_number.sha256, "the same crop");
+        assert_eq!(ctx.take_attachments().len(), 2);
+        for missing in ["#2", "#0", "#x"] {
+            let error = tool.show(args(missing, None), &ctx).await.unwrap_err();
+            assert!(
+                matches!(error, Error::UnknownImage(_)),
+                "{missing}: {error}"
+            );
+        }
+        let without_bytes =
+            ToolContext::new("c").with_images(Arc::new(vec![upload.without_data()]));
+        assert!(matches!(
+            tool.show(args("#1", None), &without_bytes).await,
+            Err(Error::UnknownImage(_))
+        ));
     }
 
     #[tokio::test]

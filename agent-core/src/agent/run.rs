@@ -12,7 +12,7 @@ use super::{Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, Run
 use crate::error_kind::ToolErrorKind;
 use crate::history::History;
 use crate::memory::{MemoryError, NewSession, RunId, StepRecord};
-use crate::message::{new_call_id, Message, Role, ToolCall};
+use crate::message::{new_call_id, ContentPart, ImageRef, Message, Role, ToolCall};
 use crate::model::{ChatRequest, ChatResponse, ModelError, StreamEvent, ToolChoice};
 use crate::tool::{ToolContext, ToolEffect, ToolExecution, ToolFailure};
 use crate::usage::Usage;
@@ -92,6 +92,8 @@ struct RunState<'a> {
     sink: Option<mpsc::Sender<AgentEvent>>,
     /// Shares its segments with the requests it was lent to and the steps of the trace.
     history: History,
+    /// The images of `history`, each once, in order: what tools see of the conversation.
+    images: Arc<Vec<ImageRef>>,
     trace: RunTrace,
     next_index: u32,
     model_steps: u32,
@@ -109,6 +111,7 @@ impl<'a> RunState<'a> {
             cancel,
             sink,
             history: History::new(),
+            images: Arc::default(),
             trace: RunTrace {
                 run_id: RunId::random(),
                 steps: Vec::new(),
@@ -120,10 +123,31 @@ impl<'a> RunState<'a> {
         }
     }
 
+    /// Appends `segment` to the history and its new images to the conversation's images.
+    fn extend_history(&mut self, segment: Arc<[Message]>) {
+        let new_images: Vec<&ImageRef> = segment
+            .iter()
+            .flat_map(|message| &message.content)
+            .filter_map(|part| match part {
+                ContentPart::Image { image } => Some(image),
+                _ => None,
+            })
+            .collect();
+        if !new_images.is_empty() {
+            let images = Arc::make_mut(&mut self.images);
+            for image in new_images {
+                if !images.iter().any(|known| known.sha256 == image.sha256) {
+                    images.push(image.clone());
+                }
+            }
+        }
+        self.history.append(segment);
+    }
+
     async fn start(mut self, input: Message) -> Result<RunOutput, AgentError> {
         self.load_history(Some(&input)).await?;
         let segment = self.commit(vec![input], Default::default(), false).await?;
-        self.history.append(segment);
+        self.extend_history(segment);
         self.run_steps().await
     }
 
@@ -152,7 +176,7 @@ impl<'a> RunState<'a> {
     /// System prompt, then the session's context; creates the session on first use.
     async fn load_history(&mut self, input: Option<&Message>) -> Result<(), AgentError> {
         if let Some(prompt) = &self.agent.system_prompt {
-            self.history.push(Message::system(prompt.clone()));
+            self.extend_history(Arc::from([Message::system(prompt.clone())]));
         }
         let (Some(memory), Some(session)) = (&self.agent.memory, &self.agent.session) else {
             return Ok(());
@@ -173,7 +197,7 @@ impl<'a> RunState<'a> {
             other => other,
         };
         let context = loaded.map_err(|source| self.memory_error(source))?;
-        self.history.append(context.into());
+        self.extend_history(context.into());
         Ok(())
     }
 
@@ -219,7 +243,7 @@ impl<'a> RunState<'a> {
             messages.push(assistant);
             messages.extend(tool_results);
             let segment = self.commit(messages, response.usage, is_final).await?;
-            self.history.append(Arc::clone(&segment));
+            self.extend_history(Arc::clone(&segment));
             let step = Step::from_segment(
                 index,
                 segment,
@@ -356,6 +380,7 @@ impl<'a> RunState<'a> {
             Approval::Approve => {
                 let ctx = ToolContext::new(call.id.clone())
                     .with_session(self.agent.session.clone())
+                    .with_images(Arc::clone(&self.images))
                     .with_cancellation(self.cancel.clone());
                 self.agent.tools.call(call, ctx).await
             }

@@ -636,3 +636,51 @@ async fn a_forcing_tool_choice_applies_until_tools_were_called() {
         ]
     );
 }
+
+/// A tool that reports the conversation's images it sees, and attaches one of its own.
+fn image_lister() -> FnTool {
+    tool_fn_with_context(
+        "list_images",
+        "Lists the conversation's images.",
+        |_: NoArgs, ctx: ToolContext| async move {
+            let seen: Vec<String> = ctx
+                .images()
+                .iter()
+                .map(|image| format!("{}:{}", image.sha256, image.data.is_some()))
+                .collect();
+            ctx.attach_image(ImageRef::from_bytes(vec![9, 9, 9], "image/png"));
+            Ok::<_, String>(seen.join(","))
+        },
+    )
+}
+
+#[tokio::test]
+async fn tools_see_the_conversations_images_with_their_bytes() {
+    let photo = ImageRef::from_bytes(vec![1, 2, 3], "image/jpeg");
+    let attached = ImageRef::from_bytes(vec![9, 9, 9], "image/png");
+    let model = Arc::new(
+        ScriptedModel::new()
+            .then_calls(vec![ToolCall::new("list_images", json!({}))])
+            .then_calls(vec![ToolCall::new("list_images", json!({}))])
+            .then_text("done"),
+    );
+    let output = agent(model)
+        .tool(image_lister())
+        .build()
+        .unwrap()
+        .run(Message::user_with_images(
+            "what is this?",
+            vec![photo.clone(), photo.clone()],
+        ))
+        .await
+        .unwrap();
+    // The user's photo once, with its bytes; then also the image the tool attached.
+    assert_eq!(
+        result_texts(&output.trace.steps[0]),
+        [format!("{}:true", photo.sha256)]
+    );
+    assert_eq!(
+        result_texts(&output.trace.steps[1]),
+        [format!("{}:true,{}:true", photo.sha256, attached.sha256)]
+    );
+}

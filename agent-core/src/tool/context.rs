@@ -7,13 +7,14 @@ use tokio_util::sync::CancellationToken;
 use crate::memory::SessionId;
 use crate::message::ImageRef;
 
-/// Per-call context: which call and session this is, the run's cancellation, and a way to
-/// attach images to the conversation.
+/// Per-call context: which call and session this is, the run's cancellation, the images of the
+/// conversation, and a way to attach images to it.
 #[derive(Debug, Clone, Default)]
 pub struct ToolContext {
     call_id: String,
     session_id: Option<SessionId>,
     cancel: CancellationToken,
+    images: Arc<Vec<ImageRef>>,
     attachments: Arc<Mutex<Vec<ImageRef>>>,
 }
 
@@ -36,6 +37,25 @@ impl ToolContext {
     pub fn with_cancellation(mut self, cancel: CancellationToken) -> Self {
         self.cancel = cancel;
         self
+    }
+
+    /// Sets the images of the conversation, in the order they appeared.
+    pub fn with_images(mut self, images: Arc<Vec<ImageRef>>) -> Self {
+        self.images = images;
+        self
+    }
+
+    /// The images of the conversation so far (the user's and those tools attached), in the
+    /// order they appeared, each once; with bytes where the history or memory carries them.
+    pub fn images(&self) -> &[ImageRef] {
+        &self.images
+    }
+
+    /// The conversation's image with this SHA-256 (any case), if there is one.
+    pub fn image(&self, sha256: &str) -> Option<&ImageRef> {
+        self.images
+            .iter()
+            .find(|image| image.sha256.eq_ignore_ascii_case(sha256))
     }
 
     /// Id of the call being served.
@@ -69,5 +89,20 @@ impl ToolContext {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_are_found_by_hash_in_any_case() {
+        let image = ImageRef::from_bytes(vec![1, 2, 3], "image/png");
+        let ctx = ToolContext::new("c").with_images(Arc::new(vec![image.clone()]));
+        assert_eq!(ctx.images().len(), 1);
+        assert_eq!(ctx.image(&image.sha256.to_uppercase()), Some(&image));
+        assert!(ctx.image("0").is_none());
+        assert!(ToolContext::new("c").images().is_empty());
     }
 }
