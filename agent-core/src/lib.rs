@@ -4,6 +4,7 @@
 mod agent;
 mod error_kind;
 mod history;
+mod image_cache;
 mod memory;
 mod message;
 mod model;
@@ -15,6 +16,7 @@ mod usage;
 pub use agent::*;
 pub use error_kind::ToolErrorKind;
 pub use history::{History, HistoryIter};
+pub use image_cache::{ImageCache, DEFAULT_MAX_CACHED_BYTES, DEFAULT_MAX_CACHED_IMAGES};
 pub use memory::*;
 pub use message::*;
 pub use model::*;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use argus_core::{Agent, ApprovalHook, ImageRef, Memory, ToolChoice};
+use argus_core::{Agent, ApprovalHook, ImageCache, ImageRef, Memory, ToolChoice};
 use argus_memory::SqliteMemory;
 use argus_tools::{
     Calculator, Clock, HttpFetch, ImageTool, ListFiles, ReadFile, Recall, Sandbox, WriteFile,
@@ -86,9 +86,12 @@ impl AgentArgs {
             Some(_) => Some(self.db.open().await?),
             None => None,
         };
-        let model = self.model.load().await?;
+        // One cache for the conversation's images: the agent's, its tools' and the model's.
+        let images = ImageCache::new();
+        let model = self.model.load(&images).await?;
         let mut builder = Agent::builder()
             .shared_model(model)
+            .image_cache(images)
             .system_prompt(self.system.clone())
             .tool_choice(self.tool_choice.clone())
             .max_steps(self.max_steps)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use argus_core::{ChatModel, ReplayModel};
+use argus_core::{ChatModel, ImageCache, ReplayModel};
 use argus_vision::{Isq, LoadError, MistralRsModel, ModelSource, ToolPromptFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -152,9 +152,10 @@ fn resolve(model: &str) -> Result<Resolved, UserError> {
 }
 
 impl ModelArgs {
-    /// Loads the chosen model, with a spinner on stderr while it loads.
-    pub(crate) async fn load(&self) -> anyhow::Result<Arc<dyn ChatModel>> {
-        let model = self.load_inner().await?;
+    /// Loads the chosen model, with a spinner on stderr while it loads; a mistral.rs model
+    /// keeps its decoded images in `images`.
+    pub(crate) async fn load(&self, images: &ImageCache) -> anyhow::Result<Arc<dyn ChatModel>> {
+        let model = self.load_inner(images).await?;
         match &self.record {
             Some(path) => Ok(Arc::new(
                 argus_core::RecordingModel::new(model, path)
@@ -164,7 +165,7 @@ impl ModelArgs {
         }
     }
 
-    async fn load_inner(&self) -> anyhow::Result<Arc<dyn ChatModel>> {
+    async fn load_inner(&self, images: &ImageCache) -> anyhow::Result<Arc<dyn ChatModel>> {
         if let Some(path) = &self.replay {
             if !path.exists() {
                 return Err(UserError::not_found(format!(
@@ -186,7 +187,7 @@ impl ModelArgs {
             Resolved::Gguf(file) => (self.gguf_source(file).await?, None),
             Resolved::Hub(id) => (ModelSource::hub(id.clone()), None),
         };
-        let mut builder = MistralRsModel::builder(source.clone());
+        let mut builder = MistralRsModel::builder(source.clone()).with_image_cache(images.clone());
         let isq = match self.isq {
             Some(IsqSetting(isq)) => isq,
             None => preset.and_then(|p| p.isq),

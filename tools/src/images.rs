@@ -1,9 +1,8 @@
 //! `image`: show an image (file, URL, or one seen before) to the vision model, or zoom into a
 //! region of it.
 
-use std::collections::{HashMap, VecDeque};
 use std::io::Cursor;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use argus_core::{ImageRef, Tool, ToolContext, ToolPolicy};
@@ -16,18 +15,13 @@ use serde::{Deserialize, Serialize};
 use crate::error::blocking;
 use crate::{Error, Sandbox};
 
-/// Images kept for later zooming, at most.
-const MAX_CACHED_IMAGES: usize = 32;
-/// Encoded bytes kept for later zooming, at most.
-const MAX_CACHED_BYTES: usize = 256 * 1024 * 1024;
-
 /// Arguments of [`ImageTool`].
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageArgs {
     /// The image: a path in the workspace, an http(s) URL, `#1`, `#2`, ... for the
     /// conversation's images in the order they appeared (the user's first), or the `sha256` of
-    /// an image of the conversation or one this tool showed earlier.
+    /// an image of the conversation (the user's or one this tool showed earlier).
     pub image: String,
     /// Zoom into this part of the image instead of showing all of it.
     #[serde(default)]
@@ -76,7 +70,8 @@ pub struct ImageInfo {
 }
 
 /// Brings an image into the conversation so the vision model sees it, and zooms into regions
-/// of images it showed before (kept in a per-tool cache by SHA-256).
+/// of the conversation's images: the user's and those it showed before, found through the
+/// [`ToolContext`] (the agent's [`ImageCache`](argus_core::ImageCache)) by number or SHA-256.
 ///
 /// Paths are read inside a [`Sandbox`] (none by default: paths are refused), URLs through a
 /// [`GuardedFetcher`] (the default guard by default), within [`ImageLimits`]. The image is
@@ -90,7 +85,7 @@ pub struct ImageInfo {
 /// let dir = tempfile::tempdir().unwrap();
 /// let images = ImageTool::new().with_sandbox(Sandbox::new(dir.path()).unwrap());
 /// let mut tools = ToolRegistry::new();
-/// tools.register(images.clone()).unwrap(); // clones share the cache
+/// tools.register(images).unwrap();
 /// assert_eq!(tools.specs()[0].name, "image");
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -98,7 +93,6 @@ pub struct ImageTool {
     sandbox: Option<Sandbox>,
     fetcher: Option<GuardedFetcher>,
     limits: ImageLimits,
-    cache: Arc<Mutex<Cache>>,
     no_urls: bool,
 }
 
@@ -134,14 +128,6 @@ impl ImageTool {
         self
     }
 
-    /// Adds an image seen elsewhere in the conversation (a user's upload) to the cache, so the
-    /// model can zoom into it by its SHA-256. References without bytes are ignored.
-    pub fn remember(&self, image: &ImageRef) {
-        if let Some(data) = &image.data {
-            self.cache().insert(&image.sha256, Arc::clone(data));
-        }
-    }
-
     /// Shows or zooms as [`call`](Tool::call) does, attaching the result to `ctx`.
     pub async fn show(&self, args: ImageArgs, ctx: &ToolContext) -> Result<ImageInfo, Error> {
         let (bytes, source) = self.load(&args.image, ctx).await?;
@@ -151,7 +137,6 @@ impl ImageTool {
         let prepared = blocking(move || prepare(&bytes, limits, region, max_edge)).await?;
         let image = ImageRef::from_bytes(Arc::clone(&prepared.bytes), prepared.media_type)
             .with_dimensions(prepared.width, prepared.height);
-        self.cache().insert(&image.sha256, prepared.bytes);
         let info = ImageInfo {
             sha256: image.sha256.clone(),
             media_type: image.media_type.clone(),
@@ -162,10 +147,6 @@ impl ImageTool {
         };
         ctx.attach_image(image);
         Ok(info)
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The encoded bytes and a description of where they came from.
@@ -190,9 +171,9 @@ impl ImageTool {
                     ctx.images().len()
                 )));
             };
-            let bytes = found
-                .data
-                .clone()
+            let bytes = ctx
+                .image(&found.sha256)
+                .and_then(|found| found.data)
                 .ok_or_else(|| Error::UnknownImage(format!("`{image}` with its bytes")))?;
             return Ok((
                 bytes,
@@ -201,9 +182,9 @@ impl ImageTool {
         }
         if is_sha256(image) {
             let key = image.to_ascii_lowercase();
-            let in_conversation = ctx.image(&key).and_then(|found| found.data.clone());
-            let bytes = in_conversation
-                .or_else(|| self.cache().get(&key))
+            let bytes = ctx
+                .image(&key)
+                .and_then(|found| found.data)
                 .ok_or_else(|| Error::UnknownImage(format!("with sha256 `{key}`")))?;
             return Ok((bytes, format!("earlier image {key}")));
         }
@@ -338,52 +319,10 @@ fn encode_png(image: &DynamicImage) -> Result<Prepared, Error> {
     })
 }
 
-/// Encoded images by SHA-256, oldest evicted first.
-#[derive(Debug, Default)]
-struct Cache {
-    order: VecDeque<String>,
-    images: HashMap<String, Arc<[u8]>>,
-    bytes: usize,
-}
-
-impl Cache {
-    fn insert(&mut self, sha256: &str, data: Arc<[u8]>) {
-        if self.images.contains_key(sha256) {
-            self.touch(sha256);
-            return;
-        }
-        self.bytes += data.len();
-        self.images.insert(sha256.to_string(), data);
-        self.order.push_back(sha256.to_string());
-        while self.order.len() > 1
-            && (self.order.len() > MAX_CACHED_IMAGES || self.bytes > MAX_CACHED_BYTES)
-        {
-            if let Some(oldest) = self.order.pop_front() {
-                if let Some(evicted) = self.images.remove(&oldest) {
-                    self.bytes -= evicted.len();
-                }
-            }
-        }
-    }
-
-    fn get(&mut self, sha256: &str) -> Option<Arc<[u8]>> {
-        let data = self.images.get(sha256).cloned()?;
-        self.touch(sha256);
-        Some(data)
-    }
-
-    fn touch(&mut self, sha256: &str) {
-        if let Some(index) = self.order.iter().position(|key| key == sha256) {
-            if let Some(key) = self.order.remove(index) {
-                self.order.push_back(key);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argus_core::ImageCache;
     use argus_ingest::testkit::{Reply, TestServer};
     use argus_ingest::{FetchError, ImageLoadError, NetworkGuard};
     use image::{GrayImage, Rgb, RgbImage};
@@ -440,12 +379,15 @@ mod tests {
             ("pic.bmp", encoded(&picture(), ImageFormat::Bmp)),
         ]);
         let tool = ImageTool::new().with_sandbox(sandbox);
-        let ctx = ToolContext::new("c");
+        let cache = ImageCache::new();
+        let ctx = ToolContext::new("c").with_image_cache(cache.clone());
 
         let info = tool.show(args("pic.png", None), &ctx).await.unwrap();
         assert_eq!((info.width, info.height), (100, 50));
         assert_eq!(info.media_type, "image/png");
         let attached = ctx.take_attachments();
+        // The agent keeps every image of the conversation in its cache.
+        cache.insert(&attached[0]);
         assert_eq!(attached.len(), 1);
         assert_eq!(attached[0].data.as_deref(), Some(&png[..]), "sent as it is");
         assert_eq!(attached[0].sha256, info.sha256);
@@ -466,11 +408,13 @@ mod tests {
         let zoomed = tool.show(zoom, &ctx).await.unwrap();
         assert_eq!((zoomed.width, zoomed.height), (200, 200));
         assert_eq!(zoomed.region, Some(square));
-        let image = decode(&ctx.take_attachments()[0]);
+        let zoomed_image = ctx.take_attachments().remove(0);
+        cache.insert(&zoomed_image);
+        let image = decode(&zoomed_image);
         assert_eq!(image.dimensions(), (200, 200));
         assert_eq!(image.get_pixel(100, 100), &Rgb([0, 255, 0]));
 
-        // The zoomed image can be zoomed again: it is cached too.
+        // The zoomed image is part of the conversation too, so it can be zoomed again.
         let half = Region {
             x: 0.0,
             y: 0.0,
@@ -668,24 +612,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn remembers_conversation_images_and_evicts_old_ones() {
+    async fn finds_images_by_hash_in_the_agents_cache_beyond_the_context_window() {
         let png = encoded(&picture(), ImageFormat::Png);
         let upload = ImageRef::from_bytes(png, "image/png");
         let tool = ImageTool::new();
-        tool.remember(&upload);
-        tool.remember(&upload.without_data());
-        let ctx = ToolContext::new("c");
+        let cache = ImageCache::new();
+        let ctx = ToolContext::new("c").with_image_cache(cache.clone());
+        assert!(matches!(
+            tool.show(args(&upload.sha256, None), &ctx).await,
+            Err(Error::UnknownImage(_))
+        ));
+        cache.insert(&upload);
         let info = tool.show(args(&upload.sha256, None), &ctx).await.unwrap();
         assert_eq!(info.sha256, upload.sha256);
 
-        let mut cache = Cache::default();
-        for i in 0..(MAX_CACHED_IMAGES + 5) {
-            cache.insert(&format!("{i}"), Arc::from(vec![0u8; 10]));
-            cache.get("0");
-        }
-        assert_eq!(cache.order.len(), MAX_CACHED_IMAGES);
-        assert!(cache.get("0").is_some(), "recently used images stay");
-        assert!(cache.get("1").is_none());
-        assert_eq!(cache.bytes, MAX_CACHED_IMAGES * 10);
+        // `#1` names a conversation image whose bytes only the cache holds.
+        let ctx = ctx.with_images(Arc::new(vec![upload.without_data()]));
+        let info = tool.show(args("#1", None), &ctx).await.unwrap();
+        assert_eq!(info.sha256, upload.sha256);
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::{Agent, ApprovalHook};
+use crate::image_cache::ImageCache;
 use crate::memory::{ContextStrategy, RunLog, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
 use crate::tool::{IntoTool, RegistryError, ToolRegistry};
@@ -62,6 +63,7 @@ pub struct AgentBuilder {
     max_tokens: Option<u32>,
     stop: Vec<String>,
     approval: Option<Arc<dyn ApprovalHook>>,
+    image_cache: Option<ImageCache>,
 }
 
 impl AgentBuilder {
@@ -184,6 +186,15 @@ impl AgentBuilder {
         self
     }
 
+    /// Shares `cache` for the conversation's images: the agent puts every image of its runs
+    /// in it and its tools find them there by hash. Give the model the same cache (e.g.
+    /// `MistralRsModelBuilder::with_image_cache`) so it keeps its decoded pixels beside them.
+    /// Default: a cache of the agent's own.
+    pub fn image_cache(mut self, cache: ImageCache) -> Self {
+        self.image_cache = Some(cache);
+        self
+    }
+
     /// Builds the agent.
     pub fn build(mut self) -> Result<Agent, BuildError> {
         if let Some(error) = self.tool_errors.drain(..).next() {
@@ -213,6 +224,7 @@ impl AgentBuilder {
             max_tokens: self.max_tokens,
             stop: self.stop,
             approval: self.approval,
+            image_cache: self.image_cache.unwrap_or_default(),
         })
     }
 }

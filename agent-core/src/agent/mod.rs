@@ -9,6 +9,7 @@ mod trace;
 
 use std::sync::Arc;
 
+use crate::image_cache::ImageCache;
 use crate::memory::{ContextStrategy, RunLog, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
 use crate::tool::{ToolRegistry, ToolSpec};
@@ -67,6 +68,7 @@ pub struct Agent {
     max_tokens: Option<u32>,
     stop: Vec<String>,
     approval: Option<Arc<dyn ApprovalHook>>,
+    image_cache: ImageCache,
 }
 
 impl std::fmt::Debug for Agent {
@@ -89,6 +91,11 @@ impl Agent {
     /// The agent's tools.
     pub fn tools(&self) -> &ToolRegistry {
         &self.tools
+    }
+
+    /// The cache holding the images of the agent's runs.
+    pub fn image_cache(&self) -> &ImageCache {
+        &self.image_cache
     }
 
     /// The session the agent reads and writes, when it has memory.

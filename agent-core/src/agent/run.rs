@@ -136,6 +136,7 @@ impl<'a> RunState<'a> {
         if !new_images.is_empty() {
             let images = Arc::make_mut(&mut self.images);
             for image in new_images {
+                self.agent.image_cache.insert(image);
                 if !images.iter().any(|known| known.sha256 == image.sha256) {
                     images.push(image.clone());
                 }
@@ -381,6 +382,7 @@ impl<'a> RunState<'a> {
                 let ctx = ToolContext::new(call.id.clone())
                     .with_session(self.agent.session.clone())
                     .with_images(Arc::clone(&self.images))
+                    .with_image_cache(self.agent.image_cache.clone())
                     .with_cancellation(self.cancel.clone());
                 self.agent.tools.call(call, ctx).await
             }

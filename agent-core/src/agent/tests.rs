@@ -664,10 +664,8 @@ async fn tools_see_the_conversations_images_with_their_bytes() {
             .then_calls(vec![ToolCall::new("list_images", json!({}))])
             .then_text("done"),
     );
-    let output = agent(model)
-        .tool(image_lister())
-        .build()
-        .unwrap()
+    let agent = agent(model).tool(image_lister()).build().unwrap();
+    let output = agent
         .run(Message::user_with_images(
             "what is this?",
             vec![photo.clone(), photo.clone()],
@@ -683,4 +681,8 @@ async fn tools_see_the_conversations_images_with_their_bytes() {
         result_texts(&output.trace.steps[1]),
         [format!("{}:true,{}:true", photo.sha256, attached.sha256)]
     );
+    // Both stay in the agent's image cache, where tools find them in later runs too.
+    let cache = agent.image_cache();
+    assert_eq!(cache.get(&photo.sha256).unwrap().data, photo.data);
+    assert_eq!(cache.get(&attached.sha256).unwrap().data, attached.data);
 }

@@ -15,7 +15,7 @@ pub(crate) struct EvalArgs {
 /// Runs the suite in each mode and prints the table (and per-case JSON lines with `--json`).
 pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let suite = Suite::load(args.options.suite.as_deref())?;
-    let model = args.model.load().await?;
+    let model = args.model.load(&argus_core::ImageCache::new()).await?;
     let mut reports = Vec::new();
     let mut all_scores = Vec::new();
     for &mode in &args.options.modes {

@@ -10,10 +10,11 @@ mod template;
 mod usage;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use argus_core::{
-    async_trait, ChatModel, ChatRequest, ChatResponse, ChatStream, ModelError, StreamEvent,
+    async_trait, ChatModel, ChatRequest, ChatResponse, ChatStream, ImageCache, ImageRef,
+    ModelError, StreamEvent,
 };
 use image::DynamicImage;
 use mistralrs::{ModelCategory, Response};
@@ -28,8 +29,20 @@ use usage::PrefixTracker;
 pub use error::LoadError;
 pub use options::{GrammarBounds, Isq, ModelOptions, ModelSource, ToolPromptFormat, WeightDtype};
 
-/// Decoded images kept for the next turns (a conversation resends its images every turn).
-const IMAGE_CACHE: usize = 8;
+/// An image decoded and resized for the model, kept in the [`ImageCache`] beside its bytes (a
+/// conversation resends its images every turn).
+struct Pixels {
+    /// The longest edge it was resized for.
+    max_edge: Option<u32>,
+    image: DynamicImage,
+}
+
+impl Pixels {
+    /// Bytes the pixels take, for the cache's limit.
+    fn size(&self) -> usize {
+        self.image.as_bytes().len()
+    }
+}
 
 /// A chat model run by mistral.rs in this process: Llama 3.2 Vision and the other multimodal
 /// models mistral.rs supports, text models from safetensors directories, and GGUF files.
@@ -67,7 +80,7 @@ struct Inner {
     name: String,
     settings: PromptSettings,
     loader: ImageLoader,
-    images: Mutex<VecDeque<(String, DynamicImage)>>,
+    images: ImageCache,
     prefix: PrefixTracker,
 }
 
@@ -84,6 +97,7 @@ impl std::fmt::Debug for MistralRsModel {
 #[derive(Debug, Clone)]
 pub struct MistralRsModelBuilder {
     options: ModelOptions,
+    image_cache: Option<ImageCache>,
 }
 
 impl MistralRsModelBuilder {
@@ -138,6 +152,14 @@ impl MistralRsModelBuilder {
     /// Sets the limits for images in requests.
     pub fn with_image_limits(mut self, limits: crate::ImageLimits) -> Self {
         self.options.image_limits = limits;
+        self
+    }
+
+    /// Keeps decoded images in `cache`, beside their bytes: give the agent the same cache
+    /// ([`AgentBuilder::image_cache`](argus_core::AgentBuilder::image_cache)) so a process holds
+    /// each image once. Default: a cache of the model's own.
+    pub fn with_image_cache(mut self, cache: ImageCache) -> Self {
+        self.image_cache = Some(cache);
         self
     }
 
@@ -218,7 +240,7 @@ impl MistralRsModelBuilder {
                 loader: ImageLoader::new()
                     .with_limits(options.image_limits)
                     .with_max_edge(edge),
-                images: Mutex::new(VecDeque::new()),
+                images: self.image_cache.unwrap_or_default(),
                 prefix: PrefixTracker::new(options.prefix_cache_n),
             }),
         })
@@ -256,6 +278,7 @@ impl MistralRsModel {
     pub fn builder(source: ModelSource) -> MistralRsModelBuilder {
         MistralRsModelBuilder {
             options: ModelOptions::new(source),
+            image_cache: None,
         }
     }
 
@@ -284,7 +307,12 @@ impl MistralRsModel {
             .unwrap_or_default()
     }
 
-    /// Decodes the request's images (cached by hash across turns).
+    /// The cache holding the model's decoded images.
+    pub fn image_cache(&self) -> &ImageCache {
+        &self.inner.images
+    }
+
+    /// Decodes the request's images (cached by hash across turns, in the image cache).
     async fn decode_images(
         &self,
         request: &ChatRequest,
@@ -301,17 +329,17 @@ impl MistralRsModel {
                     self.inner.name
                 )));
             }
-            let cached = self.inner.images.lock().ok().and_then(|cache| {
-                cache
-                    .iter()
-                    .find(|(hash, _)| hash == &image.sha256)
-                    .map(|(_, pixels)| pixels.clone())
-            });
+            let max_edge = self.inner.loader.max_edge();
+            let cached = self
+                .inner
+                .images
+                .derived::<Pixels>(&image.sha256)
+                .filter(|pixels| pixels.max_edge == max_edge);
             match cached {
                 Some(pixels) => {
-                    decoded.insert(image.sha256.clone(), pixels);
+                    decoded.insert(image.sha256.clone(), pixels.image.clone());
                 }
-                None => missing.push(image.clone()),
+                None => missing.push(self.with_bytes(image)),
             }
         }
         if missing.is_empty() {
@@ -331,16 +359,31 @@ impl MistralRsModel {
         .await
         .map_err(|e| stream::backend("image decoding failed", e))?
         .map_err(|e| ModelError::InvalidRequest(format!("image: {e}")))?;
-        if let Ok(mut cache) = self.inner.images.lock() {
-            for (hash, pixels) in &loaded {
-                if cache.len() == IMAGE_CACHE {
-                    cache.pop_front();
-                }
-                cache.push_back((hash.clone(), pixels.clone()));
-            }
+        let max_edge = self.inner.loader.max_edge();
+        for (sha256, image) in &loaded {
+            let pixels = Pixels {
+                max_edge,
+                image: image.clone(),
+            };
+            let size = pixels.size();
+            self.inner
+                .images
+                .insert_derived(sha256, Arc::new(pixels), size);
         }
         decoded.extend(loaded);
         Ok(decoded)
+    }
+
+    /// `image` with its bytes from the image cache when the request carries none.
+    fn with_bytes(&self, image: &ImageRef) -> ImageRef {
+        match image.data {
+            Some(_) => image.clone(),
+            None => self
+                .inner
+                .images
+                .get(&image.sha256)
+                .unwrap_or_else(|| image.clone()),
+        }
     }
 
     /// Builds and sends the request; returns the response receiver and the output mode.

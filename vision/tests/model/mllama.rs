@@ -9,7 +9,11 @@ use image::{DynamicImage, Rgb, RgbImage};
 use super::{calculator, mllama, CallOnceThenAnswer};
 
 fn photo() -> argus_core::ImageRef {
-    let image = RgbImage::from_fn(96, 64, |x, y| Rgb([(x * 2) as u8, (y * 3) as u8, 128]));
+    photo_with_blue(128)
+}
+
+fn photo_with_blue(blue: u8) -> argus_core::ImageRef {
+    let image = RgbImage::from_fn(96, 64, |x, y| Rgb([(x * 2) as u8, (y * 3) as u8, blue]));
     let mut png = Vec::new();
     DynamicImage::ImageRgb8(image)
         .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
@@ -41,6 +45,24 @@ async fn the_image_adds_prompt_tokens() {
         without.usage.prompt_tokens
     );
     assert!(with.usage.completion_tokens <= 4);
+
+    // The decoded pixels are kept in the model's image cache for the next turn.
+    let cache = model.image_cache();
+    assert_eq!(cache.len(), 1);
+    assert!(cache.bytes() > 0);
+    // A reference without bytes is served from the cache, where an agent sharing it keeps the
+    // conversation's images.
+    let kept = photo_with_blue(7);
+    cache.insert(&kept);
+    let from_cache = model
+        .chat(ask(vec![Message::user_with_images(
+            "What is this?",
+            vec![kept.without_data()],
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(from_cache.usage.prompt_tokens, with.usage.prompt_tokens);
+    assert_eq!(cache.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
