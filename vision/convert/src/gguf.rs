@@ -251,6 +251,37 @@ impl GgufFile {
     }
 }
 
+/// A GGUF's metadata, from a header whose every length and tensor data range was checked against the file.
+#[derive(Debug, Clone)]
+pub struct GgufMetadata {
+    values: HashMap<String, MetaValue>,
+}
+
+impl GgufMetadata {
+    /// Reads and validates the header, the metadata and the tensor table (no tensor data).
+    pub(crate) fn read(path: &Path) -> Result<Self> {
+        let file = GgufFile::open(path)?;
+        Ok(Self {
+            values: file.metadata,
+        })
+    }
+
+    /// `general.architecture`, if it is present and a string.
+    pub fn architecture(&self) -> Option<&str> {
+        self.string(ARCHITECTURE_KEY)
+    }
+
+    /// The string value of `key`; `None` when it is absent or of another type.
+    pub fn string(&self, key: &str) -> Option<&str> {
+        self.values.get(key).and_then(MetaValue::as_str)
+    }
+
+    /// Whether the metadata has `key`, of any type.
+    pub fn contains(&self, key: &str) -> bool {
+        self.values.contains_key(key)
+    }
+}
+
 fn check_tensor_range(
     path: &Path,
     t: &TensorInfo,

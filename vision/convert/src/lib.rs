@@ -14,6 +14,7 @@ pub use arch::{is_convertible, supported_architectures};
 pub use cache::{convert_cached, convert_cached_with, file_sha256};
 pub use convert::{convert, Conversion, ConvertOptions, OutputDType, Progress, Stage};
 pub use error::{Error, Result};
+pub use gguf::GgufMetadata;
 
 /// Reads a GGUF's `general.architecture` (only as much of the header as it takes; no tensor data).
 ///
@@ -26,4 +27,16 @@ pub use error::{Error, Result};
 /// ```
 pub fn read_architecture(path: &std::path::Path) -> Result<String> {
     gguf::read_architecture(path)
+}
+
+/// Reads a GGUF's metadata, checking the whole header and that every tensor's data lies inside the file (no
+/// tensor data is read). A file that is not a GGUF or is cut short is an [`Error::NotGguf`] or [`Error::Corrupt`].
+///
+/// ```no_run
+/// let metadata = argus_convert::read_metadata("model.gguf".as_ref())?;
+/// println!("{:?}", metadata.string("tokenizer.chat_template"));
+/// # Ok::<(), argus_convert::Error>(())
+/// ```
+pub fn read_metadata(path: &std::path::Path) -> Result<GgufMetadata> {
+    GgufMetadata::read(path)
 }

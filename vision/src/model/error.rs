@@ -38,7 +38,7 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
-    /// A GGUF file's header cannot be read.
+    /// A file given as a GGUF is not one, or its metadata lacks what loading needs.
     #[error("invalid GGUF file {}: {reason}", path.display())]
     InvalidGguf {
         /// The file.
@@ -54,7 +54,8 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
-    /// A weights file is truncated or not in the format its name says.
+    /// A weights file is truncated or not in the format its name says (for a GGUF: its header
+    /// or tensor table does not match the file).
     #[error("corrupt weights {}: {reason}", path.display())]
     CorruptWeights {
         /// The weights file.

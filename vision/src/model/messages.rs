@@ -36,7 +36,7 @@ pub(crate) struct PromptSettings {
     /// What the chat template can render (tool role, alternation).
     pub(crate) roles: TemplateRoles,
     /// Tokens a completed grammar may force as its end of sequence (see
-    /// [`GRAMMAR_EOS_NAMES`](super::GRAMMAR_EOS_NAMES)); forced calls stop on them.
+    /// [`GRAMMAR_EOS_NAMES`](super::grammar::GRAMMAR_EOS_NAMES)); forced calls stop on them.
     pub(crate) grammar_stop_ids: Vec<u32>,
 }
 

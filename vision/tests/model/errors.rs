@@ -49,22 +49,48 @@ async fn an_unsupported_gguf_architecture_is_refused_before_mistralrs_panics_on_
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_ggufs_are_typed_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.gguf");
     // Not a GGUF at all.
-    let junk = dir.path().join("junk.gguf");
-    std::fs::write(&junk, b"definitely not gguf").unwrap();
-    assert!(matches!(
-        load(ModelSource::gguf(&junk)).await,
-        LoadError::InvalidGguf { .. }
-    ));
-    // A truncated GGUF.
-    let cut = dir.path().join("cut.gguf");
-    write_gguf(&cut, &GgufSpec::default()).unwrap();
-    let bytes = std::fs::read(&cut).unwrap();
-    std::fs::write(&cut, &bytes[..bytes.len() - 1000]).unwrap();
-    assert!(matches!(
-        load(ModelSource::gguf(&cut)).await,
-        LoadError::CorruptWeights { .. }
-    ));
+    std::fs::write(&path, b"definitely not gguf").unwrap();
+    match load(ModelSource::gguf(&path)).await {
+        LoadError::InvalidGguf { path: p, .. } => assert_eq!(p, path),
+        other => panic!("{other:?}"),
+    }
+    write_gguf(&path, &GgufSpec::default()).unwrap();
+    let valid = std::fs::read(&path).unwrap();
+    // Cut in the metadata, in the tensor data, and one byte short.
+    for cut in [40, valid.len() / 2, valid.len() - 1] {
+        std::fs::write(&path, &valid[..cut]).unwrap();
+        match load(ModelSource::gguf(&path)).await {
+            LoadError::CorruptWeights { path: p, reason } => {
+                assert_eq!(p, path);
+                assert!(
+                    reason.contains("truncated") || reason.contains("beyond the end"),
+                    "{cut}: {reason}"
+                );
+            }
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+    // A version 3 header that claims 2^63 metadata entries: a reader that allocates what the
+    // counts say would abort the process.
+    let mut huge = b"GGUF".to_vec();
+    huge.extend_from_slice(&3u32.to_le_bytes());
+    huge.extend_from_slice(&1u64.to_le_bytes());
+    huge.extend_from_slice(&(1u64 << 63).to_le_bytes());
+    huge.extend_from_slice(&[0xff; 64]);
+    std::fs::write(&path, &huge).unwrap();
+    match load(ModelSource::gguf(&path)).await {
+        LoadError::CorruptWeights { reason, .. } => {
+            assert!(reason.contains("metadata entries"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

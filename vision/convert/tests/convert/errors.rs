@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use argus_convert::{convert, convert_cached, read_architecture, ConvertOptions, Error};
+use argus_convert::{
+    convert, convert_cached, read_architecture, read_metadata, ConvertOptions, Error,
+};
 
 use crate::synthetic::{self, Variant};
 
@@ -99,6 +101,11 @@ fn random_bytes_after_the_magic_are_corrupt() {
             ),
             "{i}: {converted:?}"
         );
+        let metadata = read_metadata(&path);
+        assert!(
+            matches!(metadata, Err(Error::Corrupt { .. })),
+            "{i}: {metadata:?}"
+        );
     }
 }
 
@@ -135,6 +142,13 @@ fn every_truncation_of_a_synthetic_gguf_is_corrupt() {
             _ => false,
         };
         assert!(ok, "cut at {cut} of {}: {result:?}", full.len());
+        let metadata = read_metadata(&path);
+        let ok = match &metadata {
+            Err(Error::NotGguf { .. }) => cut < 4,
+            Err(Error::Corrupt { .. }) => cut >= 4,
+            _ => false,
+        };
+        assert!(ok, "cut at {cut} of {}: {metadata:?}", full.len());
     }
 }
 

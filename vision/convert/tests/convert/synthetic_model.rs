@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use argus_convert::{
-    convert, convert_cached, convert_cached_with, file_sha256, ConvertOptions, OutputDType,
-    Progress, Stage,
+    convert, convert_cached, convert_cached_with, file_sha256, read_metadata, ConvertOptions,
+    OutputDType, Progress, Stage,
 };
 use candle_core::quantized::gguf_file;
 use candle_core::Device;
@@ -42,6 +42,19 @@ fn gguf_values(path: &Path, name: &str) -> Vec<f32> {
         .unwrap()
         .to_vec1()
         .unwrap()
+}
+
+#[test]
+fn metadata_is_read_from_a_valid_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = synthetic::write(dir.path(), "tiny.gguf", &Variant::default());
+    let metadata = read_metadata(&gguf).unwrap();
+    assert_eq!(metadata.architecture(), Some("gemma3"));
+    assert_eq!(metadata.string("tokenizer.ggml.model"), Some("llama"));
+    assert!(metadata.contains("tokenizer.ggml.tokens"));
+    // An array is not a string.
+    assert_eq!(metadata.string("tokenizer.ggml.tokens"), None);
+    assert!(!metadata.contains("tokenizer.chat_template"));
 }
 
 #[test]
