@@ -1,15 +1,19 @@
 //! Real weights: Gemma 3 270M (the GGUF in `ARGUS_GEMMA_GGUF`) converted by argus-convert,
 //! then prompt and decode speed through the agent versus a direct mistral.rs call on the same
-//! engine, with F32 weights and with in-situ 4-bit quantisation (Q4K).
+//! engine, with F32 weights and with in-situ quantisation (Q8_0, and Q4K where its blocks tile
+//! the rows), and — when `ARGUS_LLAMA_BENCH` names a llama.cpp `llama-bench` binary — llama.cpp
+//! on the same GGUF in the same run, with the ratio.
 //!
-//! `ARGUS_GEMMA_GGUF=... cargo bench -p argus-vision --bench gemma`. Both paths stream the
-//! same greedy request; prompt speed is prompt tokens over the time to the first token, decode
-//! speed the remaining tokens over the remaining time. Every request carries a fresh system
-//! prompt so the prefix cache never serves a prompt. Paths alternate; medians are compared.
+//! `ARGUS_GEMMA_GGUF=... [ARGUS_LLAMA_BENCH=.../llama-bench] cargo bench -p argus-vision --bench
+//! gemma`. All paths stream the same greedy request; prompt speed is prompt tokens over the
+//! time to the first token, decode speed the remaining tokens over the remaining time. Every
+//! request carries a fresh system prompt so the prefix cache never serves a prompt. Paths
+//! alternate; medians are compared. `ARGUS_BENCH_RUNS` sets the runs per path (default 9).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use argus_convert::{convert, ConvertOptions};
@@ -18,7 +22,7 @@ use argus_vision::{Isq, MistralRsModel, ModelSource};
 use futures::StreamExt;
 use mistralrs::{RequestBuilder, Response, SamplingParams, TextMessageRole};
 
-const RUNS: usize = 15;
+const RUNS: usize = 9;
 const WARMUP: usize = 1;
 const MAX_TOKENS: u32 = 64;
 /// About 450 tokens with the template, so the prompt phase is long enough to time well.
@@ -106,12 +110,105 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    for isq in [None, Some(Isq::Q4K)] {
-        runtime.block_on(measure(&dir, isq));
+    let runs = std::env::var("ARGUS_BENCH_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(RUNS)
+        .max(1);
+    let mut measured = Vec::new();
+    for isq in [None, Some(Isq::Q8_0), Some(Isq::Q4K)] {
+        measured.push(runtime.block_on(measure(&dir, isq, runs)));
+    }
+    let Some(llama_bench) = std::env::var_os("ARGUS_LLAMA_BENCH").map(PathBuf::from) else {
+        println!("\nllama.cpp: ARGUS_LLAMA_BENCH is not set; not compared");
+        return;
+    };
+    let prompt_tokens = measured[0].prompt_tokens;
+    let Some((prompt, decode)) = llama_cpp(&llama_bench, &gguf, prompt_tokens) else {
+        return;
+    };
+    println!(
+        "\nllama.cpp ({}, -p {prompt_tokens} -n {MAX_TOKENS} -t {}): prompt {prompt:.1} tok/s, decode {decode:.1} tok/s",
+        llama_bench.display(),
+        threads()
+    );
+    for m in &measured {
+        println!(
+            "  {:<14} agent / llama.cpp: prompt {:.2}x, decode {:.2}x",
+            m.label,
+            m.prompt / prompt,
+            m.decode / decode
+        );
     }
 }
 
-async fn measure(dir: &Path, isq: Option<Isq>) {
+/// The agent's medians for one weight setting.
+struct Measured {
+    label: String,
+    prompt_tokens: u64,
+    prompt: f64,
+    decode: f64,
+}
+
+/// Threads the machine offers (llama.cpp is given as many as candle uses).
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// llama.cpp's prompt and decode speed on `gguf` (`llama-bench -o json`), or `None` with the
+/// reason printed.
+fn llama_cpp(binary: &Path, gguf: &Path, prompt_tokens: u64) -> Option<(f64, f64)> {
+    let output = Command::new(binary)
+        .arg("-m")
+        .arg(gguf)
+        .args([
+            "-p",
+            &prompt_tokens.to_string(),
+            "-n",
+            &MAX_TOKENS.to_string(),
+        ])
+        .args(["-t", &threads().to_string(), "-r", "5", "-o", "json"])
+        .output();
+    let output = match output {
+        Ok(output) if output.status.success() => output,
+        Ok(output) => {
+            println!(
+                "llama.cpp: {} failed ({}): {}",
+                binary.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            return None;
+        }
+        Err(error) => {
+            println!("llama.cpp: cannot run {}: {error}", binary.display());
+            return None;
+        }
+    };
+    let tests: Vec<serde_json::Value> = match serde_json::from_slice(&output.stdout) {
+        Ok(tests) => tests,
+        Err(error) => {
+            println!("llama.cpp: unreadable llama-bench output: {error}");
+            return None;
+        }
+    };
+    let speed = |prompt: bool| {
+        tests.iter().find_map(|test| {
+            let n_prompt = test["n_prompt"].as_u64()?;
+            let n_gen = test["n_gen"].as_u64()?;
+            (prompt == (n_prompt > 0 && n_gen == 0)).then(|| test["avg_ts"].as_f64())?
+        })
+    };
+    match (speed(true), speed(false)) {
+        (Some(prompt), Some(decode)) => Some((prompt, decode)),
+        _ => {
+            println!("llama.cpp: llama-bench reported no prompt and generation tests");
+            None
+        }
+    }
+}
+
+async fn measure(dir: &Path, isq: Option<Isq>, runs: usize) -> Measured {
     let (_, rss_before) = memory_mib();
     let started = Instant::now();
     let mut builder = MistralRsModel::builder(ModelSource::dir(dir));
@@ -123,7 +220,7 @@ async fn measure(dir: &Path, isq: Option<Isq>) {
     let (_, rss_after) = memory_mib();
     let label = match isq {
         None => "F32".to_string(),
-        Some(isq) => format!("F32 + ISQ {isq:?}"),
+        Some(isq) => format!("ISQ {isq:?}"),
     };
     println!(
         "\n{label}: loaded in {:.2} s, resident memory +{:.0} MiB",
@@ -134,7 +231,7 @@ async fn measure(dir: &Path, isq: Option<Isq>) {
     let mut direct_samples = Vec::new();
     let mut model_samples = Vec::new();
     let mut agent_samples = Vec::new();
-    for run in 0..WARMUP + RUNS {
+    for run in 0..WARMUP + runs {
         let direct_sample = direct(&model, &system_prompt(3 * run)).await;
         let model_sample = through_chat_model(&model, &system_prompt(3 * run + 1)).await;
         let agent_sample = through_agent(&model, &system_prompt(3 * run + 2)).await;
@@ -160,9 +257,16 @@ async fn measure(dir: &Path, isq: Option<Isq>) {
             (m / d - 1.0) * 100.0,
             (a / d - 1.0) * 100.0
         );
+        a
     };
-    report("prompt", Sample::prompt_tps);
-    report("decode", Sample::decode_tps);
+    let prompt = report("prompt", Sample::prompt_tps);
+    let decode = report("decode", Sample::decode_tps);
+    Measured {
+        label,
+        prompt_tokens: first.prompt_tokens,
+        prompt,
+        decode,
+    }
 }
 
 /// A streamed greedy request straight to mistral.rs.

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::error::LoadError;
 use super::options::{ModelOptions, ModelSource};
+use super::quantize::DecoderWidths;
 
 /// GGUF architectures mistral.rs 0.8.1 runs. Others either fail or panic inside its loader.
 pub(crate) const GGUF_ARCHITECTURES: [&str; 8] = [
@@ -56,6 +57,8 @@ pub(crate) struct Inspected {
     pub(crate) image_edge: Option<u32>,
     /// The chat template's source, when it can be read before loading (not for hub models).
     pub(crate) chat_template: Option<String>,
+    /// The widths of a local directory's decoder layers, which in-situ quantisation plans by.
+    pub(crate) widths: Option<DecoderWidths>,
 }
 
 /// Checks a model's files without loading weights, so missing files, unsupported
@@ -85,6 +88,7 @@ pub(crate) fn inspect(options: &ModelOptions) -> Result<Inspected, LoadError> {
             kind: ModelKind::Hub,
             image_edge: None,
             chat_template: None,
+            widths: None,
         },
     };
     if let Some(path) = &options.chat_template {
@@ -226,6 +230,7 @@ fn inspect_dir(dir: &Path) -> Result<Inspected, LoadError> {
         kind,
         image_edge,
         chat_template: dir_chat_template(dir)?,
+        widths: DecoderWidths::from_config(&config),
     })
 }
 
@@ -388,6 +393,7 @@ fn inspect_gguf(path: &Path, has_template: bool) -> Result<Inspected, LoadError>
         kind: ModelKind::Gguf { architecture },
         image_edge: None,
         chat_template,
+        widths: None,
     })
 }
 

@@ -12,6 +12,7 @@ use mistralrs::{
 use super::error::LoadError;
 use super::inspect::{Inspected, ModelKind};
 use super::options::{Isq, ModelOptions, ModelSource, WeightDtype};
+use super::quantize::{self, DecoderWidths};
 
 fn isq_type(isq: Isq) -> IsqType {
     match isq {
@@ -31,9 +32,10 @@ fn model_dtype(dtype: WeightDtype) -> ModelDType {
     }
 }
 
-/// Applies the settings every builder shares.
+/// Applies the settings every builder shares; with in-situ quantisation and known layer
+/// widths, the per-tensor plan of [`quantize`](super::quantize) as a topology.
 macro_rules! configure {
-    ($builder:expr, $options:expr) => {{
+    ($builder:expr, $options:expr, $widths:expr) => {{
         let mut builder = $builder
             .with_dtype(model_dtype($options.dtype))
             .with_prefix_cache_n(Some($options.prefix_cache_n));
@@ -41,7 +43,12 @@ macro_rules! configure {
             builder = builder.with_force_cpu();
         }
         if let Some(isq) = $options.isq {
-            builder = builder.with_isq(isq_type(isq));
+            builder = match $widths {
+                Some(widths) => builder
+                    .with_isq(quantize::default_type(isq, widths))
+                    .with_topology(quantize::topology(isq, widths)?),
+                None => builder.with_isq(isq_type(isq)),
+            };
         }
         if let Some(template) = &$options.chat_template {
             builder = builder.with_chat_template(template.display());
@@ -63,6 +70,7 @@ pub(crate) async fn build(
     let model = options.source.describe();
     let options = options.clone();
     let kind = inspected.kind.clone();
+    let widths = inspected.widths;
     let (done, result) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("argus-model-load".into())
@@ -73,7 +81,7 @@ pub(crate) async fn build(
                     .enable_all()
                     .build()
                     .map_err(|e| format!("cannot start a runtime: {e}"))?;
-                runtime.block_on(build_engine(&options, &kind))
+                runtime.block_on(build_engine(&options, &kind, widths))
             }));
             // The receiver is gone only when the load was abandoned.
             let _ = done.send(built);
@@ -102,18 +110,19 @@ pub(crate) async fn build(
 async fn build_engine(
     options: &ModelOptions,
     kind: &ModelKind,
+    widths: Option<DecoderWidths>,
 ) -> Result<mistralrs::Model, String> {
     let built = match (&options.source, kind) {
         (ModelSource::Dir(dir), ModelKind::Vision { .. }) => {
             let id = dir.display().to_string();
-            configure!(MultimodalModelBuilder::new(id), options)
+            configure!(MultimodalModelBuilder::new(id), options, widths)
                 .with_token_source(TokenSource::None)
                 .build()
                 .await
         }
         (ModelSource::Dir(dir), _) => {
             let id = dir.display().to_string();
-            configure!(TextModelBuilder::new(id), options)
+            configure!(TextModelBuilder::new(id), options, widths)
                 .with_token_source(TokenSource::None)
                 .build()
                 .await
@@ -139,7 +148,7 @@ async fn build_engine(
             builder.build().await
         }
         (ModelSource::Hub { model_id, revision }, _) => {
-            let mut builder = configure!(ModelBuilder::new(model_id), options)
+            let mut builder = configure!(ModelBuilder::new(model_id), options, None)
                 .with_token_source(TokenSource::CacheToken);
             if let Some(revision) = revision {
                 builder = builder.with_hf_revision(revision);

@@ -9,6 +9,7 @@ mod load;
 mod messages;
 mod options;
 mod pixels;
+mod quantize;
 mod stream;
 mod template;
 mod usage;

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use argus_core::{validate_arguments, Agent, RunTrace, ToolChoice};
-use argus_vision::{MistralRsModel, ModelSource};
+use argus_vision::{Isq, MistralRsModel, ModelSource};
 use mistralrs::{
     Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams, ToolChoice as Tc,
 };
@@ -219,12 +219,20 @@ async fn forced_calculator_call(model: &MistralRsModel) {
         "the forced call ran on after its end: {:?}",
         first.usage
     );
+    let first_usage = first.usage;
     // The tool choice returns to `auto` after the forced step, so the base (not instruction
     // tuned) model answers in text: it continues the prompt by repeating its system text.
     let output = result.expect("the run finishes with an answer");
     assert_eq!(output.trace.steps.len(), 2);
     let last = &output.trace.steps[1];
     assert!(last.assistant().tool_calls.is_empty(), "{last:#?}");
+    // The second step prefills only what the first added: its prompt starts with the first
+    // step's whole prompt, which the prefix cache serves.
+    assert!(
+        last.usage.cached_prompt_tokens >= first_usage.prompt_tokens,
+        "{:?} after {first_usage:?}",
+        last.usage
+    );
     assert!(
         output.answer.starts_with("You are a calculator assistant."),
         "{:?}",
@@ -251,6 +259,34 @@ fn real_gemma_completes_and_calls_tools() {
             .await
             .unwrap();
         eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
+        completion_names_oxygen(&model).await;
+        forced_calculator_call(&model).await;
+    });
+}
+
+/// The same checks on the weights quantised while loading, as the CLI loads a converted GGUF:
+/// Q8_0 for every projection and the tied output layer (their rows are 640 wide).
+#[test]
+fn quantised_gemma_completes_and_calls_tools() {
+    let Some(dir) = converted("quantised_gemma_completes_and_calls_tools") else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let started = Instant::now();
+        let model = MistralRsModel::builder(ModelSource::dir(&dir))
+            .with_isq(Isq::Q8_0)
+            .build()
+            .await
+            .unwrap();
+        eprintln!(
+            "loaded and quantised in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         completion_names_oxygen(&model).await;
         forced_calculator_call(&model).await;
     });
