@@ -2,12 +2,14 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use support::argus;
+
+mod support;
 
 /// A 16×16 RGB PNG.
 const PNG: &[u8] = &[
@@ -34,24 +36,6 @@ const PNG: &[u8] = &[
     175, 240, 54, 175, 241, 38, 154, 108, 170, 233, 230, 7, 136, 2, 112, 16, 11, 115, 95, 192, 0,
     0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
 ];
-
-fn argus(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
-        .args(args)
-        .env("RUST_LOG", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 fn ok(output: Output) -> String {
     assert!(

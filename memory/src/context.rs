@@ -44,50 +44,12 @@ pub(crate) async fn load_context(
 mod tests {
     use super::*;
     use argus_core::{
-        read_context_in_chunks, select_context, NewSession, RunId, RunLog, StepRecord,
-        TokenCounter, ToolCall, ToolResultInfo,
+        any_conversation, read_context_in_chunks, select_context, NewSession, RunId, RunLog,
+        StepRecord, TokenCounter,
     };
-    use proptest::prelude::*;
-    use proptest::strategy::ValueTree;
-    use serde_json::json;
+    use proptest::strategy::{Strategy as _, ValueTree};
 
     use crate::store::{find_session, insert_step, now_ms, touch_session};
-
-    fn tool_result(call: &ToolCall) -> Message {
-        Message::tool_result(
-            ToolResultInfo {
-                call_id: call.id.clone(),
-                name: call.name.clone(),
-                error: None,
-                duration_us: 0,
-            },
-            "ok",
-        )
-    }
-
-    /// Conversations with system messages anywhere and stray tool results (which databases
-    /// written before tool results were checked may hold), to reach every branch of the walk.
-    fn conversation() -> impl Strategy<Value = Vec<Message>> {
-        proptest::collection::vec((0u8..6, 1usize..4, 0usize..40), 0..40).prop_map(|units| {
-            let mut messages = Vec::new();
-            for (kind, calls, len) in units {
-                let text = "x".repeat(len);
-                match kind {
-                    0 => messages.push(Message::system(text)),
-                    1 => messages.push(Message::user(text)),
-                    2 => messages.push(Message::assistant(text)),
-                    3 => messages.push(tool_result(&ToolCall::new("stray", json!({})))),
-                    _ => {
-                        let calls: Vec<_> =
-                            (0..calls).map(|_| ToolCall::new("t", json!({}))).collect();
-                        messages.push(Message::assistant_with_calls(text, calls.clone()));
-                        messages.extend(calls.iter().map(tool_result));
-                    }
-                }
-            }
-            messages
-        })
-    }
 
     /// Tiny first chunks force many chunk extensions across every kind of unit boundary.
     #[tokio::test]
@@ -101,7 +63,7 @@ mod tests {
         let mut runner = proptest::test_runner::TestRunner::deterministic();
         let mut all = Vec::new();
         for _ in 0..6 {
-            all.extend(conversation().new_tree(&mut runner).unwrap().current());
+            all.extend(any_conversation().new_tree(&mut runner).unwrap().current());
         }
         let step = StepRecord {
             run_id: RunId::new("r"),

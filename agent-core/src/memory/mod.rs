@@ -8,6 +8,8 @@
 mod error;
 mod in_memory;
 mod rules;
+#[cfg(any(test, feature = "test-utils"))]
+mod testing;
 mod types;
 mod window;
 
@@ -20,6 +22,8 @@ pub use in_memory::InMemoryMemory;
 #[cfg(any(test, feature = "test-utils"))]
 pub use rules::invalid_steps;
 pub use rules::{advance_run, validate_export, validate_image, validate_step};
+#[cfg(any(test, feature = "test-utils"))]
+pub use testing::any_conversation;
 pub use types::{
     LoggedStep, NewSession, RunId, RunSummary, SearchHit, SearchQuery, SessionExport, SessionId,
     SessionInfo, StepRecord,

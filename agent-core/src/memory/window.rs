@@ -287,6 +287,7 @@ pub async fn read_context_in_chunks<S: MessageSource + ?Sized>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::memory::any_conversation;
     use crate::message::{ToolCall, ToolResultInfo};
     use proptest::prelude::*;
     use serde_json::json;
@@ -440,30 +441,6 @@ mod tests {
                 .map(|(i, m)| (start + i as u64, m.clone()))
                 .collect())
         }
-    }
-
-    /// Conversations with system messages anywhere and stray tool results, to reach every
-    /// branch of the walk.
-    fn any_conversation() -> impl Strategy<Value = Vec<Message>> {
-        proptest::collection::vec((0u8..6, 1usize..4, 0usize..40), 0..40).prop_map(|units| {
-            let mut messages = Vec::new();
-            for (kind, calls, len) in units {
-                let text = "x".repeat(len);
-                match kind {
-                    0 => messages.push(Message::system(text)),
-                    1 => messages.push(Message::user(text)),
-                    2 => messages.push(Message::assistant(text)),
-                    3 => messages.push(tool_result(&ToolCall::new("stray", json!({})))),
-                    _ => {
-                        let calls: Vec<_> =
-                            (0..calls).map(|_| ToolCall::new("t", json!({}))).collect();
-                        messages.push(Message::assistant_with_calls(text, calls.clone()));
-                        messages.extend(calls.iter().map(tool_result));
-                    }
-                }
-            }
-            messages
-        })
     }
 
     fn any_strategy() -> impl Strategy<Value = ContextStrategy> {

@@ -3,37 +3,14 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+#[path = "../support/mod.rs"]
+mod support;
 mod table;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use argus_core::ChatResponse;
-
-fn argus(args: &[String], stdin: &str) -> Output {
-    argus_in(Path::new("."), args, stdin)
-}
-
-fn argus_in(dir: &Path, args: &[String], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
-        .current_dir(dir)
-        .args(args)
-        .env("RUST_LOG", "error")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
+use support::{argus, argus_in};
 
 /// The files the placeholders name, made in `work`.
 struct Fixture {

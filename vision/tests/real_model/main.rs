@@ -240,11 +240,10 @@ async fn forced_calculator_call(model: &MistralRsModel) {
     );
 }
 
-/// Loads the model once and runs the model checks in sequence on one runtime (the engine's
-/// background tasks live on the runtime that loaded it).
-#[test]
-fn real_gemma_completes_and_calls_tools() {
-    let Some(dir) = converted("real_gemma_completes_and_calls_tools") else {
+/// Loads the model (quantised with `isq`, if any) and runs the model checks in sequence on one
+/// runtime (the engine's background tasks live on the runtime that loaded it).
+fn completes_and_calls_tools(test: &str, isq: Option<Isq>) {
+    let Some(dir) = converted(test) else {
         return;
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -254,42 +253,27 @@ fn real_gemma_completes_and_calls_tools() {
         .unwrap();
     runtime.block_on(async {
         let started = Instant::now();
-        let model = MistralRsModel::builder(ModelSource::dir(&dir))
-            .build()
-            .await
-            .unwrap();
+        let mut builder = MistralRsModel::builder(ModelSource::dir(&dir));
+        if let Some(isq) = isq {
+            builder = builder.with_isq(isq);
+        }
+        let model = builder.build().await.unwrap();
         eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
         completion_names_oxygen(&model).await;
         forced_calculator_call(&model).await;
     });
 }
 
+#[test]
+fn real_gemma_completes_and_calls_tools() {
+    completes_and_calls_tools("real_gemma_completes_and_calls_tools", None);
+}
+
 /// The same checks on the weights quantised while loading, as the CLI loads a converted GGUF:
 /// Q8_0 for every projection and the tied output layer (their rows are 640 wide).
 #[test]
 fn quantised_gemma_completes_and_calls_tools() {
-    let Some(dir) = converted("quantised_gemma_completes_and_calls_tools") else {
-        return;
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let started = Instant::now();
-        let model = MistralRsModel::builder(ModelSource::dir(&dir))
-            .with_isq(Isq::Q8_0)
-            .build()
-            .await
-            .unwrap();
-        eprintln!(
-            "loaded and quantised in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        completion_names_oxygen(&model).await;
-        forced_calculator_call(&model).await;
-    });
+    completes_and_calls_tools("quantised_gemma_completes_and_calls_tools", Some(Isq::Q8_0));
 }
 
 /// The converted tokenizer round-trips mixed text and gives SentencePiece's ids.
