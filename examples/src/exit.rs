@@ -68,9 +68,21 @@ pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
     if error.downcast_ref::<Interrupted>().is_some() {
         return ExitCode::from(130);
     }
-    match error.downcast_ref::<UserError>() {
-        Some(user) => ExitCode::from(user.code),
-        None => ExitCode::FAILURE,
+    if let Some(user) = error.downcast_ref::<UserError>() {
+        return ExitCode::from(user.code);
+    }
+    // Input the memory's rules refused (an import of a newer format, an image whose hash does
+    // not match), wherever it sits in the chain: invalid input, not a failure.
+    let refused = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<argus_core::MemoryError>(),
+            Some(argus_core::MemoryError::InvalidInput(_))
+        )
+    });
+    if refused {
+        ExitCode::from(4)
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -181,6 +181,21 @@ fn a_chat_session_resumes_after_the_process_exits_and_is_searchable() {
         ok(argus(&["sessions", "--db", path(&db), "show", "notes"], "")),
         shown
     );
+
+    // An export of a newer format is invalid input (exit 4), named in one line.
+    let mut newer: Value = serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    newer["format"] = Value::from(999);
+    newer["session"]["id"] = Value::from("from-the-future");
+    let future = work.path().join("future.json");
+    std::fs::write(&future, serde_json::to_vec(&newer).unwrap()).unwrap();
+    let refused = argus(
+        &["sessions", "--db", path(&db), "import", path(&future)],
+        "",
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("format 999"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
 #[test]

@@ -24,16 +24,30 @@ pub(crate) const GGUF_ARCHITECTURES: [&str; 8] = [
     "qwen3moe",
 ];
 
+/// Architectures mistral.rs loads with a multimodal loader whose checkpoints are text-only
+/// when `config.json` has no `vision_config` (mistral.rs tells the two Gemma 3 shapes apart the
+/// same way).
+const TEXT_ONLY_WITHOUT_VISION_CONFIG: [&str; 1] = ["Gemma3ForCausalLM"];
+
+/// Whether a multimodal-loader checkpoint has a vision tower.
+fn takes_images(architecture: &str, config: &Value) -> bool {
+    config.get("vision_config").is_some()
+        || !TEXT_ONLY_WITHOUT_VISION_CONFIG.contains(&architecture)
+}
+
 /// Longest image edge for Llama 3.2 Vision: a 2×2 arrangement of 560-pixel tiles.
 const MLLAMA_DEFAULT_EDGE: u32 = 1120;
 
 /// What kind of model a source holds, as far as it can be told before loading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ModelKind {
-    /// A local multimodal safetensors directory.
+    /// A local safetensors directory mistral.rs loads with a multimodal loader.
     Vision {
         /// `architectures[0]` of `config.json`.
         architecture: String,
+        /// Whether the checkpoint has a vision tower: text-only members of a multimodal
+        /// family (Gemma 3 270M and 1B) load the same way but take no images.
+        takes_images: bool,
     },
     /// A local text safetensors directory.
     Text {
@@ -222,7 +236,10 @@ fn inspect_dir(dir: &Path) -> Result<Inspected, LoadError> {
         None
     };
     let kind = if vision {
-        ModelKind::Vision { architecture }
+        ModelKind::Vision {
+            takes_images: takes_images(&architecture, &config),
+            architecture,
+        }
     } else {
         ModelKind::Text { architecture }
     };
@@ -412,5 +429,25 @@ fn gguf_error(path: &Path, error: argus_convert::Error) -> LoadError {
             path,
             reason: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_only_members_of_a_multimodal_family_take_no_images() {
+        let text = json!({"hidden_size": 640});
+        let vision = json!({"text_config": {}, "vision_config": {}});
+        assert!(!takes_images("Gemma3ForCausalLM", &text));
+        assert!(takes_images("Gemma3ForCausalLM", &vision));
+        assert!(takes_images("Gemma3ForConditionalGeneration", &vision));
+        assert!(takes_images("MllamaForConditionalGeneration", &vision));
+        assert!(
+            takes_images("Phi3VForCausalLM", &text),
+            "only listed families are judged"
+        );
     }
 }

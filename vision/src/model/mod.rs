@@ -89,7 +89,13 @@ impl MistralRsModel {
 
     /// Whether the model takes images.
     pub fn accepts_images(&self) -> bool {
-        matches!(self.inner.kind, ModelKind::Vision { .. } | ModelKind::Hub)
+        matches!(
+            self.inner.kind,
+            ModelKind::Vision {
+                takes_images: true,
+                ..
+            } | ModelKind::Hub
+        )
     }
 
     /// The image loader requests' images are decoded with (its maximum edge is the model's).

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use argus_core::{validate_arguments, Agent, RunTrace, ToolChoice};
+use argus_core::{
+    validate_arguments, Agent, ChatModel, ChatRequest, ImageRef, Message, ModelError, RunTrace,
+    ToolChoice,
+};
 use argus_vision::{Isq, MistralRsModel, ModelSource};
 use mistralrs::{
     Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams, ToolChoice as Tc,
@@ -128,6 +131,23 @@ async fn complete(model: &MistralRsModel, prompt: &str, max_len: usize) -> Strin
         Response::InternalError(e) => panic!("engine error: {e}"),
         Response::ValidationError(e) => panic!("invalid request: {e}"),
         _ => panic!("unexpected response to a completion request"),
+    }
+}
+
+/// Gemma 3 270M has no vision tower (mistral.rs loads it with Gemma 3's multimodal loader):
+/// an image is a typed invalid request, not an engine failure.
+async fn refuses_images(model: &MistralRsModel) {
+    assert!(!model.accepts_images());
+    let image = ImageRef::from_bytes(vec![0x89, b'P', b'N', b'G'], "image/png");
+    let request = ChatRequest::new(vec![Message::user_with_images(
+        "What is this?",
+        vec![image],
+    )]);
+    match model.chat(request).await {
+        Err(ModelError::InvalidRequest(reason)) => {
+            assert!(reason.contains("cannot take images"), "{reason}")
+        }
+        other => panic!("expected an invalid request, got {other:?}"),
     }
 }
 
@@ -259,6 +279,7 @@ fn completes_and_calls_tools(test: &str, isq: Option<Isq>) {
         }
         let model = builder.build().await.unwrap();
         eprintln!("loaded in {:.1} s", started.elapsed().as_secs_f64());
+        refuses_images(&model).await;
         completion_names_oxygen(&model).await;
         forced_calculator_call(&model).await;
     });
