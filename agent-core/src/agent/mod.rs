@@ -5,6 +5,7 @@ mod builder;
 mod error;
 mod events;
 mod run;
+mod spans;
 mod trace;
 
 use std::sync::Arc;

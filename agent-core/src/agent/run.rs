@@ -7,8 +7,11 @@ use futures::future::BoxFuture;
 use futures::StreamExt as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::{Instrument as _, Span};
 
-use super::{Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step};
+use super::{
+    spans, Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step,
+};
 use crate::error_kind::ToolErrorKind;
 use crate::history::History;
 use crate::memory::{MemoryError, NewSession, RunId, StepRecord};
@@ -33,7 +36,11 @@ impl Agent {
         input: impl Into<Message>,
         cancel: CancellationToken,
     ) -> Result<RunOutput, AgentError> {
-        RunState::new(self, cancel, None).start(input.into()).await
+        let run = RunState::new(self, cancel, None);
+        let span = run.span.clone();
+        let result = run.start(input.into()).instrument(span.clone()).await;
+        spans::finish_run(&span, &result);
+        result
     }
 
     /// Runs the agent in a background task, yielding events as they happen. The stream ends
@@ -56,7 +63,11 @@ impl Agent {
         &self,
         cancel: CancellationToken,
     ) -> Result<RunOutput, AgentError> {
-        RunState::new(self, cancel, None).resume().await
+        let run = RunState::new(self, cancel, None);
+        let span = run.span.clone();
+        let result = run.resume().instrument(span.clone()).await;
+        spans::finish_run(&span, &result);
+        result
     }
 
     fn spawn_stream(
@@ -71,7 +82,10 @@ impl Agent {
         let token = cancel.clone();
         tokio::spawn(async move {
             let run = RunState::new(&agent, token, Some(events.clone()));
-            let last = match start(run).await {
+            let span = run.span.clone();
+            let result = start(run).instrument(span.clone()).await;
+            spans::finish_run(&span, &result);
+            let last = match result {
                 Ok(output) => AgentEvent::Final { output },
                 Err(error) => AgentEvent::Error { error },
             };
@@ -98,6 +112,8 @@ struct RunState<'a> {
     next_index: u32,
     model_steps: u32,
     consecutive_failures: u32,
+    /// The run's `invoke_agent` span.
+    span: Span,
 }
 
 impl<'a> RunState<'a> {
@@ -120,6 +136,7 @@ impl<'a> RunState<'a> {
             next_index: 0,
             model_steps: 0,
             consecutive_failures: 0,
+            span: spans::run(agent.model.name(), agent.session.as_ref()),
         }
     }
 
@@ -313,19 +330,21 @@ impl<'a> RunState<'a> {
     async fn call_model(&mut self, step: u32) -> Result<ChatResponse, AgentError> {
         let request = self.request();
         let model = &self.agent.model;
+        let span = spans::chat(model.name(), step);
         let result = if self.sink.is_none() {
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => Err(ModelError::Cancelled),
-                result = model.chat(request) => result,
+                result = model.chat(request).instrument(span.clone()) => result,
             }
         } else {
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => Err(ModelError::Cancelled),
-                result = self.stream_model(step, request) => result,
+                result = self.stream_model(step, request).instrument(span.clone()) => result,
             }
         };
+        spans::finish_chat(&span, &result);
         result.map_err(|error| match error {
             ModelError::Cancelled => AgentError::Cancelled {
                 trace: Box::new(self.trace.clone()),
@@ -384,7 +403,15 @@ impl<'a> RunState<'a> {
                     .with_images(Arc::clone(&self.images))
                     .with_image_cache(self.agent.image_cache.clone())
                     .with_cancellation(self.cancel.clone());
-                self.agent.tools.call(call, ctx).await
+                let span = spans::tool(call);
+                let execution = self
+                    .agent
+                    .tools
+                    .call(call, ctx)
+                    .instrument(span.clone())
+                    .await;
+                spans::finish_tool(&span, &execution);
+                execution
             }
             Approval::Deny { reason } => ToolExecution::failed(
                 call.clone(),

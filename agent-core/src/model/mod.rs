@@ -154,6 +154,19 @@ pub enum FinishReason {
     Cancelled,
 }
 
+impl FinishReason {
+    /// The reason as written in JSON (and in OpenTelemetry's `gen_ai.response.finish_reasons`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::StopSequence => "stop_sequence",
+            FinishReason::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// A model's answer to one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatResponse {
