@@ -176,11 +176,16 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_run_is_one_span_with_a_chat_span_per_model_call_and_a_tool_span_per_call() {
+    /// A recorder set as this thread's subscriber until the guard drops.
+    fn recording() -> (Recorder, tracing::subscriber::DefaultGuard) {
         let recorder = Recorder::default();
         let subscriber = tracing_subscriber::registry().with(recorder.clone());
-        let _default = tracing::subscriber::set_default(subscriber);
+        (recorder, tracing::subscriber::set_default(subscriber))
+    }
+
+    #[tokio::test]
+    async fn a_run_is_one_span_with_a_chat_span_per_model_call_and_a_tool_span_per_call() {
+        let (recorder, _default) = recording();
 
         let model = ScriptedModel::new()
             .then_calls(vec![
@@ -238,9 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_run_records_its_error_type() {
-        let recorder = Recorder::default();
-        let subscriber = tracing_subscriber::registry().with(recorder.clone());
-        let _default = tracing::subscriber::set_default(subscriber);
+        let (recorder, _default) = recording();
 
         let agent = Agent::builder()
             .model(ScriptedModel::new())
