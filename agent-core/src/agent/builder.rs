@@ -64,6 +64,7 @@ pub struct AgentBuilder {
     stop: Vec<String>,
     approval: Option<Arc<dyn ApprovalHook>>,
     image_cache: Option<ImageCache>,
+    trace_contents: bool,
 }
 
 impl AgentBuilder {
@@ -195,6 +196,14 @@ impl AgentBuilder {
         self
     }
 
+    /// Records what the model wrote and the tools' arguments and results on the run's tracing
+    /// spans (`gen_ai.output.messages`, `gen_ai.tool.call.arguments`,
+    /// `gen_ai.tool.call.result`). Off by default: they can hold private data.
+    pub fn trace_contents(mut self, record: bool) -> Self {
+        self.trace_contents = record;
+        self
+    }
+
     /// Builds the agent.
     pub fn build(mut self) -> Result<Agent, BuildError> {
         if let Some(error) = self.tool_errors.drain(..).next() {
@@ -225,6 +234,7 @@ impl AgentBuilder {
             stop: self.stop,
             approval: self.approval,
             image_cache: self.image_cache.unwrap_or_default(),
+            trace_contents: self.trace_contents,
         })
     }
 }

@@ -70,6 +70,8 @@ pub struct Agent {
     stop: Vec<String>,
     approval: Option<Arc<dyn ApprovalHook>>,
     image_cache: ImageCache,
+    /// Whether spans carry message and tool contents.
+    trace_contents: bool,
 }
 
 impl std::fmt::Debug for Agent {

@@ -344,7 +344,7 @@ impl<'a> RunState<'a> {
                 result = self.stream_model(step, request).instrument(span.clone()) => result,
             }
         };
-        spans::finish_chat(&span, &result);
+        spans::finish_chat(&span, &result, self.agent.trace_contents);
         result.map_err(|error| match error {
             ModelError::Cancelled => AgentError::Cancelled {
                 trace: Box::new(self.trace.clone()),
@@ -403,14 +403,15 @@ impl<'a> RunState<'a> {
                     .with_images(Arc::clone(&self.images))
                     .with_image_cache(self.agent.image_cache.clone())
                     .with_cancellation(self.cancel.clone());
-                let span = spans::tool(call);
+                let contents = self.agent.trace_contents;
+                let span = spans::tool(call, contents);
                 let execution = self
                     .agent
                     .tools
                     .call(call, ctx)
                     .instrument(span.clone())
                     .await;
-                spans::finish_tool(&span, &execution);
+                spans::finish_tool(&span, &execution, contents);
                 execution
             }
             Approval::Deny { reason } => ToolExecution::failed(

@@ -1,6 +1,10 @@
 //! The `tracing` spans of a run: one for the run, one per model call and one per tool call,
-//! with attributes named after the OpenTelemetry GenAI semantic conventions. Only names,
-//! ids, token counts and error types are recorded, never message or argument contents.
+//! with attributes named after the OpenTelemetry GenAI semantic conventions. Names, ids, token
+//! counts and error types are always recorded; what the model wrote and the tools' arguments
+//! and results only when the agent opts in ([`AgentBuilder::trace_contents`]), since they can
+//! hold private data.
+//!
+//! [`AgentBuilder::trace_contents`]: super::AgentBuilder::trace_contents
 //!
 //! With no subscriber listening a span costs one disabled-callsite check.
 
@@ -51,12 +55,14 @@ pub(super) fn chat(model: &str, step: u32) -> Span {
         gen_ai.usage.input_tokens = Empty,
         gen_ai.usage.output_tokens = Empty,
         gen_ai.response.finish_reasons = Empty,
+        gen_ai.output.messages = Empty,
         error.type = Empty,
     )
 }
 
-/// Records a model call's usage and finish reason, or its error.
-pub(super) fn finish_chat(span: &Span, result: &Result<ChatResponse, ModelError>) {
+/// Records a model call's usage and finish reason (and, with `contents`, its message as JSON),
+/// or its error.
+pub(super) fn finish_chat(span: &Span, result: &Result<ChatResponse, ModelError>, contents: bool) {
     match result {
         Ok(response) => {
             record_usage(span, &response.usage);
@@ -64,6 +70,10 @@ pub(super) fn finish_chat(span: &Span, result: &Result<ChatResponse, ModelError>
                 "gen_ai.response.finish_reasons",
                 response.finish_reason.as_str(),
             );
+            if contents && !span.is_disabled() {
+                let message = serde_json::to_string(&response.message).unwrap_or_default();
+                span.record("gen_ai.output.messages", message.as_str());
+            }
         }
         Err(error) => {
             span.record("error.type", model_error_type(error));
@@ -71,21 +81,39 @@ pub(super) fn finish_chat(span: &Span, result: &Result<ChatResponse, ModelError>
     }
 }
 
-/// The span of one tool call (`execute_tool`).
-pub(super) fn tool(call: &ToolCall) -> Span {
-    tracing::info_span!(
+/// The span of one tool call (`execute_tool`); with `contents`, its arguments as JSON.
+pub(super) fn tool(call: &ToolCall, contents: bool) -> Span {
+    let span = tracing::info_span!(
         "execute_tool",
         gen_ai.operation.name = "execute_tool",
         gen_ai.tool.name = call.name.as_str(),
         gen_ai.tool.call.id = call.id.as_str(),
+        gen_ai.tool.call.arguments = Empty,
+        gen_ai.tool.call.result = Empty,
         error.type = Empty,
-    )
+    );
+    if contents && !span.is_disabled() {
+        span.record(
+            "gen_ai.tool.call.arguments",
+            call.arguments.to_string().as_str(),
+        );
+    }
+    span
 }
 
-/// Records why a tool call failed, if it did.
-pub(super) fn finish_tool(span: &Span, execution: &ToolExecution) {
-    if let Err(failure) = &execution.result {
-        span.record("error.type", failure.kind.as_str());
+/// Records why a tool call failed, if it did; with `contents`, the text the model reads.
+pub(super) fn finish_tool(span: &Span, execution: &ToolExecution, contents: bool) {
+    match &execution.result {
+        Ok(output) if contents => {
+            span.record("gen_ai.tool.call.result", output.text.as_str());
+        }
+        Ok(_) => {}
+        Err(failure) => {
+            span.record("error.type", failure.kind.as_str());
+            if contents {
+                span.record("gen_ai.tool.call.result", failure.message.as_str());
+            }
+        }
     }
 }
 
@@ -143,11 +171,13 @@ mod tests {
     struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
     impl Visit for Fields<'_> {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_string(), value.to_string());
+        }
+
         fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            self.0.insert(
-                field.name().to_string(),
-                format!("{value:?}").replace('"', ""),
-            );
+            self.0
+                .insert(field.name().to_string(), format!("{value:?}"));
         }
     }
 
@@ -239,6 +269,33 @@ mod tests {
             !all.contains("What is 2 + 3") && !all.contains("two"),
             "{all}"
         );
+    }
+
+    #[tokio::test]
+    async fn contents_are_recorded_only_when_the_agent_opts_in() {
+        let (recorder, _default) = recording();
+        let model = ScriptedModel::new()
+            .then_calls(vec![ToolCall::new("echo", json!({"text": "secret"}))])
+            .then_text("done");
+        let echo = tool_fn("echo", "Echoes.", |args: serde_json::Value| async move {
+            Ok::<_, String>(args["text"].as_str().unwrap_or_default().to_uppercase())
+        });
+        let agent = Agent::builder()
+            .model(model)
+            .tool(echo)
+            .trace_contents(true)
+            .build()
+            .unwrap();
+        agent.run("say it").await.unwrap();
+
+        let spans = recorder.0.lock().unwrap().clone();
+        let tool = &spans[2];
+        assert_eq!(
+            tool.fields["gen_ai.tool.call.arguments"],
+            r#"{"text":"secret"}"#
+        );
+        assert_eq!(tool.fields["gen_ai.tool.call.result"], "SECRET");
+        assert!(spans[3].fields["gen_ai.output.messages"].contains("done"));
     }
 
     #[tokio::test]
