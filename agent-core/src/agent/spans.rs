@@ -4,9 +4,9 @@
 //! and results only when the agent opts in ([`AgentBuilder::trace_contents`]), since they can
 //! hold private data.
 //!
-//! [`AgentBuilder::trace_contents`]: super::AgentBuilder::trace_contents
-//!
 //! With no subscriber listening a span costs one disabled-callsite check.
+//!
+//! [`AgentBuilder::trace_contents`]: super::AgentBuilder::trace_contents
 
 use tracing::field::Empty;
 use tracing::Span;
