@@ -213,28 +213,12 @@ pub fn validate_export(export: &SessionExport) -> Result<(), MemoryError> {
     Ok(())
 }
 
-/// A successful result `ok` answering `call`.
-#[cfg(any(test, feature = "test-utils"))]
-fn ok_result(call: &ToolCall) -> crate::message::Message {
-    use crate::message::{Message, ToolResultInfo};
-
-    Message::tool_result(
-        ToolResultInfo {
-            call_id: call.id.clone(),
-            name: call.name.clone(),
-            error: None,
-            duration_us: 0,
-        },
-        "ok",
-    )
-}
-
 /// Steps every store must reject, each with what makes it invalid: the table the backends'
 /// tests run against each store. Every step is index 0 of a new run.
 #[cfg(any(test, feature = "test-utils"))]
 pub fn invalid_steps() -> Vec<(&'static str, StepRecord)> {
     use crate::message::{ContentPart, Message};
-    let result = ok_result;
+    let result = super::testing::ok_result;
     use serde_json::json;
 
     let step = |messages: Vec<Message>| StepRecord {
@@ -349,7 +333,7 @@ mod tests {
     use crate::message::Message;
     use serde_json::json;
 
-    use super::ok_result as result;
+    use crate::memory::testing::ok_result as result;
 
     fn step(index: u32, messages: Vec<Message>, is_final: bool) -> StepRecord {
         StepRecord {

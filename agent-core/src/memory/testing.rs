@@ -29,8 +29,8 @@ pub fn any_conversation() -> impl Strategy<Value = Vec<Message>> {
     })
 }
 
-/// A successful result of `call`.
-fn ok_result(call: &ToolCall) -> Message {
+/// A successful result `ok` answering `call`.
+pub(crate) fn ok_result(call: &ToolCall) -> Message {
     Message::tool_result(
         ToolResultInfo {
             call_id: call.id.clone(),

@@ -288,21 +288,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::memory::any_conversation;
-    use crate::message::{ToolCall, ToolResultInfo};
+    use crate::memory::testing::ok_result as tool_result;
+    use crate::message::ToolCall;
     use proptest::prelude::*;
     use serde_json::json;
-
-    fn tool_result(call: &ToolCall) -> Message {
-        Message::tool_result(
-            ToolResultInfo {
-                call_id: call.id.clone(),
-                name: call.name.clone(),
-                error: None,
-                duration_us: 0,
-            },
-            "ok",
-        )
-    }
 
     fn conversation() -> Vec<Message> {
         let a = ToolCall::new("a", json!({}));

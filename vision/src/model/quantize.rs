@@ -10,7 +10,8 @@
 //! output layer tied to the token embedding has no name of its own: mistral.rs quantises it
 //! with the default type, which is therefore chosen for its width too.
 
-use mistralrs::{IsqType, Topology};
+use mistralrs::{IsqType, LayerTopology, Topology};
+use regex::Regex;
 use serde_json::Value;
 
 use super::options::Isq;
@@ -62,16 +63,6 @@ pub(crate) fn default_type(isq: Isq, widths: DecoderWidths) -> IsqType {
     type_for(isq, widths.hidden)
 }
 
-/// The name of an ISQ type as mistral.rs's topology files spell it.
-fn type_name(ty: IsqType) -> &'static str {
-    match ty {
-        IsqType::Q4K => "q4k",
-        IsqType::Q5K => "q5k",
-        IsqType::Q6K => "q6k",
-        _ => "q8_0",
-    }
-}
-
 /// Per-tensor types for the linear layers of a `model.layers.N` decoder and its `lm_head`
 /// (tensors other checkpoints name differently keep mistral.rs's own choice).
 pub(crate) fn plan(isq: Isq, widths: DecoderWidths) -> Vec<(&'static str, IsqType)> {
@@ -98,11 +89,16 @@ pub(crate) fn plan(isq: Isq, widths: DecoderWidths) -> Vec<(&'static str, IsqTyp
 
 /// The [`plan`] as a mistral.rs topology (regex selectors).
 pub(crate) fn topology(isq: Isq, widths: DecoderWidths) -> Result<Topology, String> {
-    let yaml: String = plan(isq, widths)
-        .into_iter()
-        .map(|(pattern, ty)| format!("'/{pattern}/':\n  isq: {}\n", type_name(ty)))
-        .collect();
-    Topology::from_str(&yaml).map_err(|e| format!("invalid quantisation plan: {e}"))
+    let mut topology = Topology::empty();
+    for (pattern, ty) in plan(isq, widths) {
+        let regex = Regex::new(pattern).map_err(|e| format!("invalid quantisation plan: {e}"))?;
+        let layer = LayerTopology {
+            isq: Some(ty),
+            device: None,
+        };
+        topology.patterns.push((regex, layer));
+    }
+    Ok(topology)
 }
 
 #[cfg(test)]
