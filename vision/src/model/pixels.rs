@@ -32,9 +32,11 @@ impl MistralRsModel {
         request: &ChatRequest,
     ) -> Result<HashMap<String, DynamicImage>, ModelError> {
         let mut decoded = HashMap::new();
-        let mut missing = Vec::new();
+        let mut missing: Vec<ImageRef> = Vec::new();
         for image in request.messages.iter().flat_map(|m| m.images()) {
-            if decoded.contains_key(&image.sha256) {
+            let seen = decoded.contains_key(&image.sha256)
+                || missing.iter().any(|known| known.sha256 == image.sha256);
+            if seen {
                 continue;
             }
             if !self.accepts_images() {
