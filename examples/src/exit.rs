@@ -73,10 +73,14 @@ pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
     }
     // Input the memory's rules refused (an import of a newer format, an image whose hash does
     // not match), wherever it sits in the chain: invalid input, not a failure.
+    // So is a prompt longer than the model's context window.
     let refused = error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<argus_core::MemoryError>(),
             Some(argus_core::MemoryError::InvalidInput(_))
+        ) || matches!(
+            cause.downcast_ref::<argus_core::ModelError>(),
+            Some(argus_core::ModelError::ContextOverflow { .. })
         )
     });
     if refused {

@@ -139,6 +139,7 @@ fn model_error_type(error: &ModelError) -> &'static str {
         ModelError::Backend { .. } => "backend",
         ModelError::Exhausted { .. } => "exhausted",
         ModelError::Cancelled => "cancelled",
+        ModelError::ContextOverflow { .. } => "context_overflow",
     }
 }
 

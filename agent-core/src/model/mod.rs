@@ -260,6 +260,14 @@ pub enum ModelError {
     /// The request was cancelled.
     #[error("the model call was cancelled")]
     Cancelled,
+    /// The prompt does not fit the model's context window; the model was not called.
+    #[error("the prompt is {prompt_tokens} tokens, more than the model's context window of {limit} leaves room for")]
+    ContextOverflow {
+        /// Tokens of the prompt as the model's own tokenizer counts them.
+        prompt_tokens: usize,
+        /// Tokens the prompt may take: the context window less room for at least one token of answer.
+        limit: usize,
+    },
 }
 
 impl ModelError {
@@ -310,6 +318,17 @@ pub trait ChatModel: Send + Sync {
     fn name(&self) -> &str {
         "model"
     }
+
+    /// The model's context window in tokens (prompt and answer together), when known.
+    fn context_length(&self) -> Option<usize> {
+        None
+    }
+
+    /// Counts a message's prompt tokens with the model's own tokenizer, when it has one here.
+    /// Context strategies size themselves with it (see [`crate::ContextStrategy::TokenBudget`]).
+    fn token_counter(&self) -> Option<crate::TokenCounter> {
+        None
+    }
 }
 
 /// The events a stream yields for a complete response: text, tool calls, `Done`.
@@ -339,6 +358,14 @@ impl<M: ChatModel + ?Sized> ChatModel for Arc<M> {
     fn name(&self) -> &str {
         (**self).name()
     }
+
+    fn context_length(&self) -> Option<usize> {
+        (**self).context_length()
+    }
+
+    fn token_counter(&self) -> Option<crate::TokenCounter> {
+        (**self).token_counter()
+    }
 }
 
 #[async_trait]
@@ -353,6 +380,14 @@ impl<M: ChatModel + ?Sized> ChatModel for Box<M> {
 
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn context_length(&self) -> Option<usize> {
+        (**self).context_length()
+    }
+
+    fn token_counter(&self) -> Option<crate::TokenCounter> {
+        (**self).token_counter()
     }
 }
 

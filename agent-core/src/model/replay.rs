@@ -238,6 +238,14 @@ impl<M: ChatModel> ChatModel for RecordingModel<M> {
     fn name(&self) -> &str {
         self.inner.name()
     }
+
+    fn context_length(&self) -> Option<usize> {
+        self.inner.context_length()
+    }
+
+    fn token_counter(&self) -> Option<crate::TokenCounter> {
+        self.inner.token_counter()
+    }
 }
 
 #[cfg(test)]
