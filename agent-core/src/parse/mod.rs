@@ -13,6 +13,7 @@ mod formats;
 mod json_calls;
 mod json_scan;
 mod output;
+mod prompt;
 mod pythonic;
 mod regions;
 mod render;
@@ -28,6 +29,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use prompt::{tool_instructions, ToolPromptFormat};
 pub use render::{render_message, render_tool_calls, render_tool_result_as_user};
 
 /// A tool-call output format.

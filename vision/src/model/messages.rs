@@ -5,15 +5,14 @@
 use std::collections::HashMap;
 
 use argus_core::{
-    render_message, render_tool_result_as_user, ChatRequest, ModelError, Role, ToolCallFormat,
-    ToolChoice, ToolSpec,
+    render_message, render_tool_result_as_user, tool_instructions, ChatRequest, ModelError, Role,
+    ToolChoice, ToolPromptFormat, ToolSpec,
 };
 use image::DynamicImage;
 use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMessageRole};
-use serde_json::{json, Value};
 
 use super::grammar::tool_call_schema;
-use super::options::{GrammarBounds, ToolPromptFormat};
+use super::options::GrammarBounds;
 use super::template::TemplateRoles;
 
 /// How the model's output is read.
@@ -97,7 +96,7 @@ fn prompt_turns(
         });
     }
     let mut instructions_added = !has_system;
-    let call_format = call_format(settings.format);
+    let call_format = settings.format.call_format();
     for message in &request.messages {
         let mut text = render_message(message, call_format);
         if message.role == Role::System && !instructions_added {
@@ -216,64 +215,14 @@ fn sampling(request: &ChatRequest, default_max_tokens: u32) -> Result<SamplingPa
     Ok(params)
 }
 
-/// The format the prompt asks for, as the kernel's renderer and parser name it.
-fn call_format(format: ToolPromptFormat) -> ToolCallFormat {
-    match format {
-        ToolPromptFormat::Llama31Json => ToolCallFormat::Llama3Json,
-        ToolPromptFormat::Llama32Pythonic => ToolCallFormat::Pythonic,
-    }
-}
-
-/// The system-prompt block that lists the tools and says how to call them.
-pub(crate) fn tool_instructions(tools: &[ToolSpec], format: ToolPromptFormat) -> String {
-    let definitions: Vec<Value> = tools
-        .iter()
-        .map(|tool| {
-            json!({
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": tool.parameters,
-                }
-            })
-        })
-        .collect();
-    match format {
-        ToolPromptFormat::Llama31Json => {
-            let mut text = String::from(
-                "You have access to the following functions. To call a function, respond with \
-                 JSON for a function call. Respond in the format {\"name\": function name, \
-                 \"parameters\": dictionary of argument name and its value}. Do not use \
-                 variables.\n",
-            );
-            for definition in &definitions {
-                text.push('\n');
-                text.push_str(&definition.to_string());
-            }
-            text
-        }
-        ToolPromptFormat::Llama32Pythonic => format!(
-            "You are an expert in composing functions. You are given a question and a set of \
-             possible functions. Based on the question, you will need to make one or more \
-             function/tool calls to achieve the purpose. If none of the functions can be used, \
-             point it out. If the given question lacks the parameters required by the function, \
-             also point it out. You should only return the function call in tools call \
-             sections.\n\nIf you decide to invoke any of the function(s), you MUST put it in the \
-             format of [func_name1(params_name1=params_value1, params_name2=params_value2...), \
-             func_name2(params)]\nYou SHOULD NOT include any other text in the response.\n\nHere \
-             is a list of functions in JSON format that you can invoke.\n\n{}",
-            Value::Array(definitions)
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use argus_core::{
-        parse_tool_calls, render_tool_calls, Message, ToolCall, ToolErrorKind, ToolResultInfo,
+        parse_tool_calls, render_tool_calls, Message, ToolCall, ToolCallFormat, ToolErrorKind,
+        ToolResultInfo,
     };
+    use serde_json::json;
 
     fn call() -> ToolCall {
         ToolCall {
@@ -303,7 +252,7 @@ mod tests {
             let text = &turns[2].text;
             assert_eq!(
                 *text,
-                render_tool_calls(&[call(), call()], call_format(format)),
+                render_tool_calls(&[call(), call()], format.call_format()),
                 "{format:?}"
             );
             let parsed = parse_tool_calls(text, ToolCallFormat::Auto);
@@ -457,22 +406,5 @@ mod tests {
         assert_eq!(output_mode(&request).unwrap().0, OutputMode::AutoTools);
         request.tool_choice = ToolChoice::None;
         assert_eq!(output_mode(&request).unwrap().0, OutputMode::Text);
-    }
-
-    #[test]
-    fn instructions_name_every_tool() {
-        let tools = vec![ToolSpec {
-            name: "calculator".into(),
-            description: "Evaluates arithmetic.".into(),
-            parameters: json!({"type": "object", "properties": {"expr": {"type": "string"}}}),
-        }];
-        for format in [
-            ToolPromptFormat::Llama31Json,
-            ToolPromptFormat::Llama32Pythonic,
-        ] {
-            let text = tool_instructions(&tools, format);
-            assert!(text.contains(r#""name":"calculator""#), "{text}");
-            assert!(text.contains("Evaluates arithmetic."));
-        }
     }
 }

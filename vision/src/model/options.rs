@@ -1,7 +1,8 @@
 //! What to load and how: the source, CPU defaults, quantisation, tool prompt format.
 
 use std::path::PathBuf;
-use std::str::FromStr;
+
+use argus_core::ToolPromptFormat;
 
 use crate::images::ImageLimits;
 
@@ -56,53 +57,6 @@ impl ModelSource {
                 Some(revision) => format!("{model_id}@{revision}"),
                 None => model_id.clone(),
             },
-        }
-    }
-}
-
-/// How the tools are described to the model, and how its earlier calls are written back
-/// into the conversation.
-///
-/// Both formats put the tool list (compact JSON) into the system prompt, so it stays a stable
-/// prefix the prefix cache can reuse. Whatever the format, output is parsed with
-/// [`argus_core::parse_tool_calls`] in [`ToolCallFormat::Auto`](argus_core::ToolCallFormat)
-/// mode, and calls forced by [`ToolChoice::Required`](argus_core::ToolChoice) are constrained
-/// to Llama 3.1 JSON (`{"name":..,"parameters":{..}}`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ToolPromptFormat {
-    /// Llama 3.1/3.3 custom tools: "respond with JSON for a function call ... in the format
-    /// `{"name": function name, "parameters": dictionary of argument name and its value}`".
-    /// Earlier calls are written as that JSON, one per line.
-    #[default]
-    Llama31Json,
-    /// Llama 3.2 (1B/3B, 11B/90B Vision) pythonic calls: "`[func_name1(params_name1=params_value1,
-    /// ...), func_name2(params)]`". Earlier calls are written as such a list.
-    Llama32Pythonic,
-}
-
-impl ToolPromptFormat {
-    /// `llama31_json` or `llama32_pythonic`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ToolPromptFormat::Llama31Json => "llama31_json",
-            ToolPromptFormat::Llama32Pythonic => "llama32_pythonic",
-        }
-    }
-}
-
-impl FromStr for ToolPromptFormat {
-    type Err = String;
-
-    /// Parses `llama31_json` / `json` or `llama32_pythonic` / `pythonic` (ASCII case and `-`
-    /// for `_` ignored).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "llama31_json" | "json" | "llama3_json" => Ok(ToolPromptFormat::Llama31Json),
-            "llama32_pythonic" | "pythonic" => Ok(ToolPromptFormat::Llama32Pythonic),
-            other => Err(format!(
-                "unknown tool prompt format `{other}` (expected llama31_json or llama32_pythonic)"
-            )),
         }
     }
 }
