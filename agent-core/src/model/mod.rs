@@ -3,6 +3,7 @@
 mod replay;
 #[cfg(feature = "test-utils")]
 mod scripted;
+mod text_output;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::usage::Usage;
 pub use replay::{RecordingModel, ReplayError, ReplayModel};
 #[cfg(feature = "test-utils")]
 pub use scripted::ScriptedModel;
+pub use text_output::{AssembledOutput, CallAssembler, OutputMode};
 
 /// Whether and which tools the model may call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

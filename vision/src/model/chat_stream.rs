@@ -3,12 +3,11 @@
 
 use std::collections::VecDeque;
 
-use argus_core::{ChatRequest, ChatStream, ModelError, StreamEvent};
+use argus_core::{CallAssembler, ChatRequest, ChatStream, ModelError, OutputMode, StreamEvent};
 use mistralrs::Response;
 use tokio::sync::mpsc::Receiver;
 
-use super::messages::OutputMode;
-use super::stream::{self, engine_error, Assembler};
+use super::stream::engine_error;
 use super::MistralRsModel;
 
 /// The state of one streamed response.
@@ -16,7 +15,7 @@ pub(super) struct StreamState {
     model: MistralRsModel,
     request: ChatRequest,
     rx: Receiver<Response>,
-    assembler: Option<Assembler>,
+    assembler: Option<CallAssembler>,
     pending: VecDeque<Result<StreamEvent, ModelError>>,
     hits: usize,
     done: bool,
@@ -38,7 +37,7 @@ impl StreamState {
             model,
             request,
             rx,
-            assembler: Some(Assembler::new(mode)),
+            assembler: Some(CallAssembler::new(mode)),
             pending: VecDeque::new(),
             hits,
             done: false,
@@ -81,7 +80,7 @@ impl StreamState {
             .unwrap_or(self.model.inner.settings.default_max_tokens)
             .max(1) as usize;
         let reason = if self.chunks >= cap { "length" } else { "stop" };
-        let mut response = stream::response(&finished, reason);
+        let mut response = finished.response(reason);
         response.usage.completion_tokens = self.chunks as u64;
         for call in &response.message.tool_calls {
             self.pending
@@ -129,7 +128,7 @@ impl StreamState {
                         text: finished.tail.clone(),
                     }));
                 }
-                let mut response = stream::response(&finished, reason);
+                let mut response = finished.response(reason);
                 response.usage = self.model.finish_usage(
                     &self.request,
                     chunk.usage.as_ref(),

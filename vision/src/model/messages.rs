@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use argus_core::{
-    render_message, render_tool_result_as_user, tool_instructions, ChatRequest, ModelError, Role,
-    ToolChoice, ToolPromptFormat, ToolSpec,
+    render_message, render_tool_result_as_user, tool_instructions, ChatRequest, ModelError,
+    OutputMode, Role, ToolPromptFormat,
 };
 use image::DynamicImage;
 use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMessageRole};
@@ -14,17 +14,6 @@ use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMess
 use super::grammar::tool_call_schema;
 use super::options::GrammarBounds;
 use super::template::TemplateRoles;
-
-/// How the model's output is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OutputMode {
-    /// Plain text: no tools offered, or tool choice `None`.
-    Text,
-    /// Text that may contain calls, found by the tool-call parser.
-    AutoTools,
-    /// A grammar-constrained call.
-    ForcedCall,
-}
 
 /// The settings that shape a prompt.
 #[derive(Debug, Clone)]
@@ -51,7 +40,7 @@ pub(crate) fn build_request(
             "the conversation is empty".into(),
         ));
     }
-    let (mode, forced) = output_mode(request)?;
+    let (mode, forced) = OutputMode::of(request)?;
     let mut builder = RequestBuilder::new();
     for turn in prompt_turns(request, images, settings)? {
         builder = if turn.pixels.is_empty() {
@@ -155,32 +144,6 @@ impl Turn {
     }
 }
 
-/// The output mode and, for forced calls, the tools the grammar allows.
-fn output_mode(request: &ChatRequest) -> Result<(OutputMode, Option<Vec<&ToolSpec>>), ModelError> {
-    if request.tools.is_empty() {
-        return match &request.tool_choice {
-            ToolChoice::None | ToolChoice::Auto => Ok((OutputMode::Text, None)),
-            other => Err(ModelError::InvalidRequest(format!(
-                "tool choice {other:?} needs at least one tool"
-            ))),
-        };
-    }
-    match &request.tool_choice {
-        ToolChoice::None => Ok((OutputMode::Text, None)),
-        ToolChoice::Auto => Ok((OutputMode::AutoTools, None)),
-        ToolChoice::Required => Ok((OutputMode::ForcedCall, Some(request.tools.iter().collect()))),
-        ToolChoice::Specific(name) => match request.tools.iter().find(|t| &t.name == name) {
-            Some(tool) => Ok((OutputMode::ForcedCall, Some(vec![tool]))),
-            None => Err(ModelError::InvalidRequest(format!(
-                "tool choice names `{name}`, which is not among the offered tools"
-            ))),
-        },
-        other => Err(ModelError::InvalidRequest(format!(
-            "tool choice {other:?} is not supported"
-        ))),
-    }
-}
-
 /// Sampling: all `None` (or temperature 0) is greedy; the length is always bounded.
 ///
 /// A seed is refused for sampled requests: mistral.rs 0.8.1 draws every request from one
@@ -220,7 +183,7 @@ mod tests {
     use super::*;
     use argus_core::{
         parse_tool_calls, render_tool_calls, Message, ToolCall, ToolCallFormat, ToolErrorKind,
-        ToolResultInfo,
+        ToolResultInfo, ToolSpec,
     };
     use serde_json::json;
 
@@ -383,28 +346,5 @@ mod tests {
         );
         request.sampling.seed = None;
         assert!(sampling(&request, 512).is_ok());
-    }
-
-    #[test]
-    fn tool_choice_is_validated() {
-        let tool = ToolSpec {
-            name: "calculator".into(),
-            description: "math".into(),
-            parameters: json!({"type": "object"}),
-        };
-        let mut request = ChatRequest::new(vec![Message::user("hi")]);
-        request.tool_choice = ToolChoice::Required;
-        assert!(matches!(
-            output_mode(&request),
-            Err(ModelError::InvalidRequest(_))
-        ));
-        request.tools = vec![tool].into();
-        assert_eq!(output_mode(&request).unwrap().0, OutputMode::ForcedCall);
-        request.tool_choice = ToolChoice::Specific("nope".into());
-        assert!(output_mode(&request).is_err());
-        request.tool_choice = ToolChoice::Auto;
-        assert_eq!(output_mode(&request).unwrap().0, OutputMode::AutoTools);
-        request.tool_choice = ToolChoice::None;
-        assert_eq!(output_mode(&request).unwrap().0, OutputMode::Text);
     }
 }

@@ -17,15 +17,16 @@ mod usage;
 use std::sync::Arc;
 
 use argus_core::{
-    async_trait, ChatModel, ChatRequest, ChatResponse, ChatStream, ImageCache, ModelError,
+    async_trait, CallAssembler, ChatModel, ChatRequest, ChatResponse, ChatStream, ImageCache,
+    ModelError, OutputMode,
 };
 use mistralrs::{ModelCategory, Response};
 
 use crate::images::ImageLoader;
 use chat_stream::StreamState;
 use inspect::ModelKind;
-use messages::{OutputMode, PromptSettings};
-use stream::{engine_error, Assembler};
+use messages::PromptSettings;
+use stream::engine_error;
 use usage::PrefixTracker;
 
 pub use argus_core::ToolPromptFormat;
@@ -176,10 +177,10 @@ impl ChatModel for MistralRsModel {
             .choices
             .first()
             .ok_or_else(|| ModelError::backend("mistral.rs returned no choices"))?;
-        let mut assembler = Assembler::new(mode);
+        let mut assembler = CallAssembler::new(mode);
         assembler.push(choice.message.content.as_deref().unwrap_or_default());
         let finished = assembler.finish();
-        let mut response = stream::response(&finished, &choice.finish_reason);
+        let mut response = finished.response(&choice.finish_reason);
         response.usage = self.finish_usage(&request, Some(&done.usage), hits, &finished.raw);
         Ok(response)
     }
