@@ -9,6 +9,7 @@
 //! With [`ToolCallFormat::Auto`] the format is picked by [`ToolCallFormat::detect`], whose
 //! documentation lists the checks in order.
 
+mod call_schema;
 mod formats;
 mod json_calls;
 mod json_scan;
@@ -29,6 +30,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use call_schema::{tool_call_schema, GrammarBounds, ARGUMENTS_KEY};
 pub use prompt::{tool_instructions, ToolPromptFormat};
 pub use render::{render_message, render_tool_calls, render_tool_result_as_user};
 

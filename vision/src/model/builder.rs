@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use argus_core::{ImageCache, ToolPromptFormat};
+use argus_core::{GrammarBounds, ImageCache, ToolPromptFormat};
 
 use super::error::LoadError;
 use super::grammar::grammar_stop_ids;
 use super::messages::PromptSettings;
-use super::options::{GrammarBounds, Isq, ModelOptions, ModelSource, WeightDtype};
+use super::options::{Isq, ModelOptions, ModelSource, WeightDtype};
 use super::template::TemplateRoles;
 use super::usage::PrefixTracker;
 use super::{inspect, load, Inner, MistralRsModel};

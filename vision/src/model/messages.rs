@@ -5,14 +5,12 @@
 use std::collections::HashMap;
 
 use argus_core::{
-    render_message, render_tool_result_as_user, tool_instructions, ChatRequest, ModelError,
-    OutputMode, Role, ToolPromptFormat,
+    render_message, render_tool_result_as_user, tool_call_schema, tool_instructions, ChatRequest,
+    GrammarBounds, ModelError, OutputMode, Role, ToolPromptFormat,
 };
 use image::DynamicImage;
 use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMessageRole};
 
-use super::grammar::tool_call_schema;
-use super::options::GrammarBounds;
 use super::template::TemplateRoles;
 
 /// The settings that shape a prompt.

@@ -29,10 +29,10 @@ use messages::PromptSettings;
 use stream::engine_error;
 use usage::PrefixTracker;
 
-pub use argus_core::ToolPromptFormat;
+pub use argus_core::{GrammarBounds, ToolPromptFormat};
 pub use builder::MistralRsModelBuilder;
 pub use error::LoadError;
-pub use options::{GrammarBounds, Isq, ModelOptions, ModelSource, WeightDtype};
+pub use options::{Isq, ModelOptions, ModelSource, WeightDtype};
 
 /// A chat model run by mistral.rs in this process: Llama 3.2 Vision and the other multimodal
 /// models mistral.rs supports, text models from safetensors directories, and GGUF files.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use argus_core::ToolPromptFormat;
+use argus_core::{GrammarBounds, ToolPromptFormat};
 
 use crate::images::ImageLimits;
 
@@ -89,24 +89,6 @@ pub enum WeightDtype {
     Bf16,
     /// Let mistral.rs choose for the device.
     Auto,
-}
-
-/// Bounds the grammar adds to tool schemas so constrained calls always end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GrammarBounds {
-    /// `maxLength` added to strings that have none. Default 256.
-    pub max_string_len: u32,
-    /// `maxItems` added to arrays that have none. Default 16.
-    pub max_items: u32,
-}
-
-impl Default for GrammarBounds {
-    fn default() -> Self {
-        GrammarBounds {
-            max_string_len: 256,
-            max_items: 16,
-        }
-    }
 }
 
 /// Everything [`MistralRsModel`](crate::MistralRsModel) is built from. Create it with
