@@ -7,6 +7,7 @@ mod commands;
 mod eval;
 mod exit;
 mod model_args;
+mod remote_args;
 mod render;
 
 /// The flag table the CLI tests run; here its rows are parsed and checked for coverage.

@@ -11,6 +11,7 @@ use argus_vision::{Isq, LoadError, MistralRsModel, ModelSource, ToolPromptFormat
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::exit::UserError;
+use crate::remote_args::RemoteArgs;
 
 /// A model users actually run, by a short name.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +64,8 @@ pub(crate) const PRESETS: &[Preset] = &[
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ModelArgs {
     /// A preset name (see `argus models list`), a local model directory, a local `.gguf` file,
-    /// or a model-hub id. Default: the llama-3.2-11b-vision preset.
+    /// or a model-hub id; with --api-base, the name the server serves. Default: the
+    /// llama-3.2-11b-vision preset.
     #[arg(long, conflicts_with = "replay")]
     pub(crate) model: Option<String>,
     /// Replay recorded responses (JSONL, one response per line) instead of running a model.
@@ -82,6 +84,9 @@ pub(crate) struct ModelArgs {
     /// Where GGUF files mistral.rs cannot read are converted to (cached by content hash).
     #[arg(long)]
     pub(crate) convert_cache: Option<PathBuf>,
+    /// A model on an inference server instead.
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
 }
 
 /// The in-situ quantisation of a converted GGUF unless `--isq` says otherwise: on Gemma 3 270M
@@ -183,6 +188,12 @@ impl ModelArgs {
                 UserError::invalid(format!("cannot replay: {:#}", anyhow::Error::from(e)))
             })?;
             return Ok(Arc::new(model));
+        }
+        if let Some(model) = self
+            .remote
+            .load(self.model.as_deref(), self.tool_format, images)?
+        {
+            return Ok(model);
         }
         let name = self.model.as_deref().unwrap_or(PRESETS[0].name);
         let resolved = resolve(name)?;

@@ -311,6 +311,7 @@ impl<'a> RunState<'a> {
             sampling: agent.sampling.clone(),
             max_tokens: agent.max_tokens,
             stop: agent.stop.clone(),
+            output_schema: None,
         }
     }
 

@@ -81,6 +81,19 @@ pub struct ChatRequest {
     /// Generation stops when one of these strings is produced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// A JSON Schema the answer's text must match (structured output). A model that cannot
+    /// honour it refuses the request with [`ModelError::InvalidRequest`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<OutputSchema>,
+}
+
+/// A named JSON Schema for structured output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputSchema {
+    /// A name for the schema (OpenAI's `json_schema.name`): letters, digits, `_` and `-`.
+    pub name: String,
+    /// The JSON Schema.
+    pub schema: serde_json::Value,
 }
 
 impl ChatRequest {
@@ -134,6 +147,19 @@ impl ChatRequest {
     /// Sets the stop sequences.
     pub fn with_stop(mut self, stop: Vec<String>) -> Self {
         self.stop = stop;
+        self
+    }
+
+    /// Asks for an answer that matches `schema`.
+    pub fn with_output_schema(
+        mut self,
+        name: impl Into<String>,
+        schema: serde_json::Value,
+    ) -> Self {
+        self.output_schema = Some(OutputSchema {
+            name: name.into(),
+            schema,
+        });
         self
     }
 }
@@ -446,6 +472,10 @@ mod tests {
             },
             max_tokens: Some(64),
             stop: vec!["</s>".into()],
+            output_schema: Some(OutputSchema {
+                name: "answer".into(),
+                schema: json!({"type": "object"}),
+            }),
         };
         let json = serde_json::to_string(&request).unwrap();
         assert_eq!(serde_json::from_str::<ChatRequest>(&json).unwrap(), request);

@@ -38,6 +38,35 @@ impl ToolPromptFormat {
         }
     }
 
+    /// The format a model of this name was trained on, when the name says: Llama 3.2 1B/3B and
+    /// Llama 4 write pythonic lists; Llama 3.1, 3.3 and 3.2 Vision write JSON.
+    ///
+    /// ```
+    /// use argus_core::ToolPromptFormat;
+    ///
+    /// let pythonic = ToolPromptFormat::from_model_name("meta-llama/Llama-3.2-3B-Instruct");
+    /// assert_eq!(pythonic, Some(ToolPromptFormat::Llama32Pythonic));
+    /// let json = ToolPromptFormat::from_model_name("llama3.2-vision:11b");
+    /// assert_eq!(json, Some(ToolPromptFormat::Llama31Json));
+    /// assert_eq!(ToolPromptFormat::from_model_name("qwen2.5"), None);
+    /// ```
+    pub fn from_model_name(name: &str) -> Option<Self> {
+        let name = name.to_ascii_lowercase().replace(['-', '_', ' ', '.'], "");
+        if !name.contains("llama") {
+            return None;
+        }
+        if name.contains("llama4") || (name.contains("llama32") && !name.contains("vision")) {
+            Some(ToolPromptFormat::Llama32Pythonic)
+        } else if ["llama31", "llama32", "llama33"]
+            .iter()
+            .any(|v| name.contains(v))
+        {
+            Some(ToolPromptFormat::Llama31Json)
+        } else {
+            None
+        }
+    }
+
     /// `llama31_json` or `llama32_pythonic`.
     pub fn as_str(self) -> &'static str {
         match self {

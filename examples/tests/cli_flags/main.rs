@@ -10,6 +10,7 @@ mod table;
 use std::path::Path;
 
 use argus_core::ChatResponse;
+use argus_vision::testkit::{write_mllama, MllamaSpec, ServedModel, TestServer};
 use support::{argus, argus_in};
 
 /// The files the placeholders name, made in `work`.
@@ -18,7 +19,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn new(work: &Path) -> Fixture {
+    fn new(work: &Path, api: &str) -> Fixture {
         let at = |name: &str| work.join(name).to_str().unwrap().to_string();
         image::RgbImage::from_pixel(16, 16, image::Rgb([200, 30, 30]))
             .save(work.join("photo.png"))
@@ -43,6 +44,7 @@ impl Fixture {
                 ("{cache}", at("cache")),
                 ("{suite}", at("suite.json")),
                 ("{export}", at("notes.json")),
+                ("{api}", api.to_string()),
                 ("{work}", at("")),
             ],
         }
@@ -60,7 +62,14 @@ impl Fixture {
 #[test]
 fn every_documented_flag_runs_without_a_panic() {
     let work = tempfile::tempdir().unwrap();
-    let fixture = Fixture::new(work.path());
+    // The server runs on the runtime's workers while this thread runs `argus`.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let served = work.path().join("served");
+    write_mllama(&served, &MllamaSpec::default()).unwrap();
+    let server = runtime
+        .block_on(TestServer::start(ServedModel::Multimodal(served)))
+        .unwrap();
+    let fixture = Fixture::new(work.path(), server.base_url());
     let mut failures = Vec::new();
     for row in table::ROWS {
         let args: Vec<String> = row.args.iter().map(|arg| fixture.fill(arg)).collect();

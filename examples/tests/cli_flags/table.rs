@@ -4,7 +4,8 @@
 //! the demo models or a replayed model. Placeholders in braces are filled in by the runner:
 //! `{mllama}` and `{gguf}` (the demo models), `{image}` (a PNG), `{replay}` (recorded answers),
 //! `{record}` (a recording to write), `{db}` (a SQLite file), `{work}` (a workspace directory),
-//! `{cache}` (a conversion cache), `{suite}` (a one-case eval suite), `{export}` (a session export).
+//! `{cache}` (a conversion cache), `{suite}` (a one-case eval suite), `{export}` (a session export),
+//! `{api}` (the API base of mistral.rs's OpenAI-compatible server on a tiny mllama).
 //!
 //! The binary's unit tests check that every flag clap defines appears in some row of its
 //! subcommand, and that every row parses, so a new flag must join this table.
@@ -206,6 +207,61 @@ pub(crate) const ROWS: &[Row] = &[
     ]),
     row(&[
         "eval", "--replay", "{replay}", "--suite", "{suite}", "--modes", "free",
+    ]),
+    // A model on an OpenAI-compatible server ({api}: mistral.rs's server on the tiny mllama).
+    row(&[
+        "run",
+        "--api-base",
+        "{api}",
+        "--model",
+        "default",
+        "--api-key-env",
+        "ARGUS_TEST_UNSET_KEY",
+        "--tool-calls",
+        "native",
+        "--context-length",
+        "4096",
+        "--no-tools",
+        "--max-tokens",
+        "4",
+        "hi",
+    ]),
+    Row {
+        stdin: "hi\n/quit\n",
+        ..row(&[
+            "chat",
+            "--api-base",
+            "{api}",
+            "--model",
+            "default",
+            "--api-key-env",
+            "ARGUS_TEST_UNSET_KEY",
+            "--tool-calls",
+            "text",
+            "--context-length",
+            "4096",
+            "--max-tokens",
+            "4",
+        ])
+    },
+    row(&[
+        "eval",
+        "--api-base",
+        "{api}",
+        "--model",
+        "default",
+        "--api-key-env",
+        "ARGUS_TEST_UNSET_KEY",
+        "--tool-calls",
+        "text",
+        "--context-length",
+        "4096",
+        "--suite",
+        "{suite}",
+        "--modes",
+        "free",
+        "--max-tokens",
+        "8",
     ]),
     // Sessions, on the database the runs above wrote.
     row(&["sessions", "--db", "{db}", "list", "--json"]),

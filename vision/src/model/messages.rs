@@ -54,11 +54,22 @@ pub(crate) fn build_request(
         params.stop_toks = Some(StopTokens::Ids(settings.grammar_stop_ids.clone()));
     }
     builder = builder.set_sampling(params);
-    if let Some(tools) = forced {
-        builder = builder.set_constraint(Constraint::JsonSchema(tool_call_schema(
-            &tools,
-            settings.bounds,
-        )));
+    match (forced, &request.output_schema) {
+        (Some(_), Some(_)) => {
+            return Err(ModelError::InvalidRequest(
+                "a forced tool call and an output schema cannot share one request".into(),
+            ))
+        }
+        (Some(tools), None) => {
+            builder = builder.set_constraint(Constraint::JsonSchema(tool_call_schema(
+                &tools,
+                settings.bounds,
+            )));
+        }
+        (None, Some(output)) => {
+            builder = builder.set_constraint(Constraint::JsonSchema(output.schema.clone()));
+        }
+        (None, None) => {}
     }
     Ok((builder, mode))
 }

@@ -25,6 +25,8 @@
 mod call_once;
 mod gguf;
 mod mllama;
+#[cfg(feature = "test-server")]
+mod server;
 mod tokenizer;
 
 use std::path::PathBuf;
@@ -32,6 +34,8 @@ use std::path::PathBuf;
 pub use call_once::CallOnceThenAnswer;
 pub use gguf::{write_gguf, GgufSpec, GgufWeights};
 pub use mllama::{write_mllama, MllamaSpec};
+#[cfg(feature = "test-server")]
+pub use server::{ServedModel, TestServer};
 pub use tokenizer::{
     bytes_to_unicode, ByteLevelBpe, IMAGE_TOKEN, LLAMA3_CHAT_TEMPLATE, LLAMA3_SPECIAL_TOKENS,
 };
@@ -58,6 +62,12 @@ pub enum TestkitError {
     /// The spec is inconsistent (e.g. heads that do not divide the hidden size).
     #[error("invalid spec: {0}")]
     InvalidSpec(String),
+    /// The test server could not load its model or start.
+    #[error("test server: {0}")]
+    Server(String),
+    /// A socket could not be bound.
+    #[error("test server socket: {0}")]
+    Socket(#[from] std::io::Error),
 }
 
 /// What was written.
