@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use argus_core::{Agent, ApprovalHook, ImageCache, ImageRef, Memory, ToolChoice};
+use argus_core::{
+    Agent, ApprovalHook, ChatModel, ContextStrategy, ImageCache, ImageRef, Memory, Message,
+    TokenCounter, ToolChoice, ToolRegistry, ToolSpec,
+};
 use argus_memory::SqliteMemory;
 use argus_tools::{
     Calculator, Clock, HttpFetch, ImageTool, ListFiles, ReadFile, Recall, Sandbox, WriteFile,
@@ -13,7 +16,7 @@ use argus_vision::{ImageLoadError, ImageLoader};
 
 use crate::commands::sessions::DbArgs;
 use crate::exit::UserError;
-use crate::model_args::ModelArgs;
+use crate::model_args::{ModelArgs, RawPolicy};
 
 const SYSTEM_PROMPT: &str = "You are Argus, a careful assistant that can see images and use \
 tools. Call a tool when it gives a better answer than you could alone; otherwise answer directly \
@@ -47,6 +50,11 @@ pub(crate) struct AgentArgs {
     /// Run side-effecting tools (e.g. write_file) without asking.
     #[arg(long)]
     pub(crate) yes: bool,
+    /// Raw completion: no chat template and no system prompt, the question's text is continued
+    /// as is (for base models; a base GGUF — no chat template in its metadata — is completed
+    /// raw by default when no tools are offered).
+    #[arg(long)]
+    pub(crate) raw: bool,
 }
 
 fn parse_tool_choice(text: &str) -> Result<ToolChoice, String> {
@@ -59,6 +67,10 @@ fn parse_tool_choice(text: &str) -> Result<ToolChoice, String> {
         )),
     }
 }
+
+/// Tokens of the paragraph that introduces the tool definitions in a system prompt (about 60
+/// words), with margin.
+const TOOL_INSTRUCTIONS_TOKENS: usize = 128;
 
 /// Approves every call (`--yes`).
 struct ApproveAll;
@@ -88,14 +100,16 @@ impl AgentArgs {
         };
         // One cache for the conversation's images: the agent's, its tools' and the model's.
         let images = ImageCache::new();
-        let model = self.model.load(&images).await?;
-        let mut builder = Agent::builder()
-            .shared_model(model)
-            .image_cache(images)
-            .system_prompt(self.system.clone())
-            .tool_choice(self.tool_choice.clone())
-            .max_steps(self.max_steps)
-            .max_tokens(self.max_tokens);
+        let mut model_args = self.model.clone();
+        model_args.raw = if self.raw {
+            RawPolicy::Always
+        } else if self.no_tools || self.tool_choice == ToolChoice::None {
+            RawPolicy::BaseModels
+        } else {
+            RawPolicy::Chat
+        };
+        let model = model_args.load(&images).await?;
+        let mut tools = ToolRegistry::new();
         if !self.no_tools {
             let root = match &self.workspace {
                 Some(dir) => dir.clone(),
@@ -103,21 +117,33 @@ impl AgentArgs {
             };
             let sandbox = Sandbox::new(&root)
                 .map_err(|e| UserError::not_found(format!("workspace {}: {e}", root.display())))?;
-            builder = builder
-                .tool(Calculator)
-                .tool(Clock::new())
-                .tool(HttpFetch::new())
-                .tool(ReadFile::new(sandbox.clone()))
-                .tool(ListFiles::new(sandbox.clone()))
-                .tool(WriteFile::new(sandbox.clone()))
-                .tool(ImageTool::new().with_sandbox(sandbox));
+            tools
+                .register(Calculator)?
+                .register(Clock::new())?
+                .register(HttpFetch::new())?
+                .register(ReadFile::new(sandbox.clone()))?
+                .register(ListFiles::new(sandbox.clone()))?
+                .register(WriteFile::new(sandbox.clone()))?
+                .register(ImageTool::new().with_sandbox(sandbox))?;
             if let Some(memory) = &memory {
                 let shared: Arc<dyn Memory> = Arc::new(memory.clone());
-                builder = builder.tool(Recall::new(shared));
+                tools.register(Recall::new(shared))?;
             }
         }
+        let context = self.context_strategy(model.as_ref(), tools.specs());
+        let mut builder = Agent::builder()
+            .shared_model(model)
+            .image_cache(images)
+            .system_prompt(self.system.clone())
+            .tool_choice(self.tool_choice.clone())
+            .max_steps(self.max_steps)
+            .max_tokens(self.max_tokens)
+            .tools(tools);
         if let (Some(memory), Some(session)) = (&memory, session) {
             builder = builder.memory(memory.clone()).session(session);
+            if let Some(context) = context {
+                builder = builder.context(context);
+            }
         }
         builder = if self.yes {
             builder.approval(ApproveAll)
@@ -125,6 +151,36 @@ impl AgentArgs {
             builder.approval(approval)
         };
         Ok((builder.build()?, memory))
+    }
+
+    /// The context a session run starts from: as many of the latest stored messages as fit the
+    /// model's window (with its own token counter, else the estimate) once the system prompt,
+    /// the tool definitions, the new question and the answer have room. `None` when the model
+    /// does not know its window (everything is loaded).
+    fn context_strategy(
+        &self,
+        model: &dyn ChatModel,
+        tools: &[ToolSpec],
+    ) -> Option<ContextStrategy> {
+        let window = model.context_length()?;
+        let counter = model.token_counter().unwrap_or_else(TokenCounter::estimate);
+        let tools = if tools.is_empty() {
+            0
+        } else {
+            // The tool definitions go into the system prompt as compact JSON with a paragraph
+            // of instructions: counted as a message of the schemas plus that paragraph.
+            let definitions = serde_json::to_string(tools).unwrap_or_default();
+            counter.count(&Message::system(definitions)) + TOOL_INSTRUCTIONS_TOKENS
+        };
+        let reserved = counter.count(&Message::system(self.system.clone()))
+            + tools
+            + 2 * self.max_tokens as usize;
+        let max_tokens = window.saturating_sub(reserved).max(window / 4);
+        tracing::debug!(window, reserved, max_tokens, "session context budget");
+        Some(ContextStrategy::TokenBudget {
+            max_tokens,
+            counter,
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod assistant;
 mod commands;
+mod device;
 mod eval;
 mod exit;
 mod model_args;

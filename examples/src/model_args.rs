@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use argus_core::{ChatModel, ImageCache, ReplayModel};
-use argus_vision::{Isq, LoadError, MistralRsModel, ModelSource, ToolPromptFormat};
+use argus_vision::{
+    Device, Isq, LoadError, MistralRsModel, ModelSource, PromptMode, ToolPromptFormat,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::exit::UserError;
@@ -87,6 +89,27 @@ pub(crate) struct ModelArgs {
     /// A model on an inference server instead.
     #[command(flatten)]
     pub(crate) remote: RemoteArgs,
+    /// Where the model runs: auto (the accelerator this build has, else the CPU), cpu,
+    /// cuda[:N] (a build with `--features cuda`) or metal (`--features metal`); weights in
+    /// BF16 on CUDA, F16 on Metal, F32 on the CPU.
+    #[arg(long, default_value = "auto", value_parser = crate::device::parse_device)]
+    pub(crate) device: Device,
+    /// Raw completion (set by `run` and `chat`, not a flag here).
+    #[arg(skip)]
+    pub(crate) raw: RawPolicy,
+}
+
+/// When a model completes text raw instead of chatting ([`PromptMode::Completion`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum RawPolicy {
+    /// Chat, unless the model has no chat template at all (`eval`).
+    #[default]
+    Chat,
+    /// Raw completion for a base model: a GGUF whose metadata has no chat template (`run` and
+    /// `chat` without tools).
+    BaseModels,
+    /// Raw completion whatever the model (`--raw`).
+    Always,
 }
 
 /// The in-situ quantisation of a converted GGUF unless `--isq` says otherwise: on Gemma 3 270M
@@ -203,7 +226,19 @@ impl ModelArgs {
             Resolved::Gguf(file) => (self.gguf_source(file).await?, None),
             Resolved::Hub(id) => (ModelSource::hub(id.clone()), None),
         };
-        let mut builder = MistralRsModel::builder(source.clone()).with_image_cache(images.clone());
+        let device = crate::device::resolve(self.device)?;
+        let mut builder = MistralRsModel::builder(source.clone())
+            .with_image_cache(images.clone())
+            .with_device(device)
+            .with_dtype(device.default_dtype());
+        let raw = match (self.raw, &resolved) {
+            (RawPolicy::Always, _) => true,
+            (RawPolicy::BaseModels, Resolved::Gguf(file)) => is_base_model(file),
+            _ => false,
+        };
+        if raw {
+            builder = builder.with_prompt_mode(PromptMode::Completion);
+        }
         // A GGUF converted to safetensors is quantised again while loading, so it does not
         // run as F32: reading F32 weights is what bounds decoding on a CPU.
         let converted = matches!(
@@ -261,6 +296,14 @@ impl ModelArgs {
     }
 }
 
+/// Whether a GGUF is a base model: its metadata carries no chat template (instruction-tuned
+/// GGUFs ship theirs in `tokenizer.chat_template`; Gemma 3 270M's base GGUF has none).
+fn is_base_model(file: &Path) -> bool {
+    argus_convert::read_metadata(file)
+        .map(|metadata| !metadata.contains("tokenizer.chat_template"))
+        .unwrap_or(false)
+}
+
 /// `~/.cache/argus/converted` (or `$XDG_CACHE_HOME/argus/converted`).
 pub(crate) fn default_convert_cache() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
@@ -311,6 +354,7 @@ fn explain(error: LoadError, source: &ModelSource, name: &str) -> anyhow::Error 
     let offline_hint = "use --model with a local model directory or .gguf file, or write an \
                         offline demo model with `argus demo-model DIR`";
     match (&error, source) {
+        (LoadError::UnsupportedDevice { .. }, _) => UserError::usage(error.to_string()).into(),
         (LoadError::NotFound { .. } | LoadError::MissingFile { .. }, _) => {
             UserError::not_found(format!("{error}; {offline_hint}")).into()
         }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use argus_vision::testkit::{write_gguf, write_mllama, GgufSpec, MllamaSpec};
 
+/// The demo vision model's context window in tokens.
+pub(crate) const DEMO_WINDOW: usize = 16384;
+
 /// Arguments of `argus demo-model`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DemoModelArgs {
@@ -20,7 +23,14 @@ pub(crate) struct DemoModelArgs {
 pub(crate) fn run(args: &DemoModelArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let vision = write_mllama(&args.dir.join("mllama"), &MllamaSpec::default())
+    // A window of 16k tokens: the demo tokenizer is close to bytes, so the system prompt and
+    // the tool definitions alone take ~3.3k tokens, and the printed example needs room for
+    // its tool round and answer (the tests' default 4k is too tight for several steps).
+    let spec = MllamaSpec {
+        max_position_embeddings: DEMO_WINDOW,
+        ..MllamaSpec::default()
+    };
+    let vision = write_mllama(&args.dir.join("mllama"), &spec)
         .context("cannot write the demo vision model")?;
     let text = write_gguf(&args.dir.join("tiny-llama.gguf"), &GgufSpec::default())
         .context("cannot write the demo GGUF model")?;

@@ -124,6 +124,36 @@ pub(crate) const ROWS: &[Row] = &[
         "4",
         "hi",
     ]),
+    // Raw completion in a chat session.
+    Row {
+        stdin: "Water is made of hydrogen and\n/quit\n",
+        ..row(&[
+            "chat",
+            "--model",
+            "{gguf}",
+            "--raw",
+            "--no-tools",
+            "--db",
+            "{db}",
+            "--session",
+            "completions",
+            "--max-tokens",
+            "4",
+        ])
+    },
+    // The device (the CPU is in every build) and raw completion (no chat template).
+    row(&[
+        "run",
+        "--model",
+        "{gguf}",
+        "--device",
+        "cpu",
+        "--raw",
+        "--no-tools",
+        "--max-tokens",
+        "4",
+        "Water is made of hydrogen and",
+    ]),
     // The agent's own flags, on a replayed model.
     row(&[
         "run",
@@ -170,6 +200,8 @@ pub(crate) const ROWS: &[Row] = &[
             "chat",
             "--model",
             "{mllama}",
+            "--device",
+            "auto",
             "--isq",
             "q4k",
             "--tool-format",
@@ -188,6 +220,8 @@ pub(crate) const ROWS: &[Row] = &[
         "eval",
         "--model",
         "{mllama}",
+        "--device",
+        "cpu",
         "--isq",
         "q8_0",
         "--tool-format",

@@ -276,6 +276,12 @@ impl GgufMetadata {
         self.values.get(key).and_then(MetaValue::as_str)
     }
 
+    /// The value of `key` as a non-negative integer (of any width); `None` when it is absent or
+    /// not such an integer.
+    pub fn u64(&self, key: &str) -> Option<u64> {
+        self.values.get(key).and_then(MetaValue::as_u64)
+    }
+
     /// Whether the metadata has `key`, of any type.
     pub fn contains(&self, key: &str) -> bool {
         self.values.contains_key(key)

@@ -6,11 +6,16 @@ use argus_core::{GrammarBounds, ImageCache, ToolPromptFormat};
 
 use super::error::LoadError;
 use super::grammar::grammar_stop_ids;
+use super::inspect::ModelKind;
 use super::messages::PromptSettings;
-use super::options::{Isq, ModelOptions, ModelSource, WeightDtype};
+use super::options::{Device, Isq, ModelOptions, ModelSource, PromptMode, WeightDtype};
 use super::template::TemplateRoles;
 use super::usage::PrefixTracker;
-use super::{inspect, load, Inner, MistralRsModel};
+use super::{inspect, load, window, Inner, MistralRsModel};
+
+/// Tokens counted per image for vision models whose images become many prompt tokens (the
+/// kernel's estimate).
+const IMAGE_TOKENS_ESTIMATE: usize = 1600;
 use crate::images::ImageLoader;
 
 /// Builds a [`MistralRsModel`]: set options, then [`build`](MistralRsModelBuilder::build).
@@ -47,9 +52,24 @@ impl MistralRsModelBuilder {
         self
     }
 
-    /// Allows an accelerator when one is compiled in (the default forces the CPU).
+    /// Allows an accelerator when one is compiled in (the default forces the CPU): the same
+    /// as [`with_device`](Self::with_device)`(Device::Auto)`.
     pub fn allow_accelerator(mut self) -> Self {
-        self.options.force_cpu = false;
+        self.options.device = Device::Auto;
+        self
+    }
+
+    /// Sets the device (default [`Device::Cpu`]). The dtype stays as set: pair it with
+    /// [`Device::default_dtype`] for the device's usual one.
+    pub fn with_device(mut self, device: Device) -> Self {
+        self.options.device = device;
+        self
+    }
+
+    /// Sets how requests become prompts (default: chosen from the model, see
+    /// [`ModelOptions::prompt_mode`]).
+    pub fn with_prompt_mode(mut self, mode: PromptMode) -> Self {
+        self.options.prompt_mode = Some(mode);
         self
     }
 
@@ -118,6 +138,7 @@ impl MistralRsModelBuilder {
     /// inside mistral.rs is returned as [`LoadError::Panicked`].
     pub async fn build(self) -> Result<MistralRsModel, LoadError> {
         let options = self.options;
+        load::check_device(&options)?;
         let inspected = inspect::inspect(&options)?;
         let started = std::time::Instant::now();
         let model = load::build(&options, &inspected).await?;
@@ -149,8 +170,39 @@ impl MistralRsModelBuilder {
                     .unwrap_or_else(|| path.display().to_string()),
                 other => other.describe(),
             });
+        let engine_window = model.max_sequence_length().ok().flatten();
+        let context_length = window::context_length(inspected.context_length, engine_window);
+        let prompt_mode = options
+            .prompt_mode
+            .unwrap_or(if inspected.chat_template.is_some() {
+                PromptMode::Chat
+            } else {
+                PromptMode::Completion
+            });
+        let token_counter = match (&options.source, &inspected.kind) {
+            (ModelSource::Dir(dir), kind) => {
+                // mllama attends to images across layers: an image is one `<|image|>` token.
+                let image_tokens = match kind {
+                    ModelKind::Vision { architecture, .. }
+                        if architecture == "MllamaForConditionalGeneration" =>
+                    {
+                        1
+                    }
+                    _ => IMAGE_TOKENS_ESTIMATE,
+                };
+                Some(window::token_counter(
+                    dir.join("tokenizer.json"),
+                    image_tokens,
+                ))
+            }
+            _ => None,
+        };
+        tracing::debug!(?context_length, ?prompt_mode, "model window");
         Ok(MistralRsModel {
             inner: Arc::new(Inner {
+                context_length,
+                token_counter,
+                prompt_mode,
                 model,
                 category,
                 kind: inspected.kind,

@@ -80,6 +80,14 @@ pub enum LoadError {
         /// mistral.rs's error, with its causes.
         reason: String,
     },
+    /// The model cannot run on the device asked for with this build.
+    #[error("cannot run on device {device}: {reason}")]
+    UnsupportedDevice {
+        /// The device, as `cpu`, `cuda:N`, `metal`.
+        device: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// mistral.rs panicked while loading; the panic was contained.
     #[error("mistral.rs panicked while loading {model}: {message}")]
     Panicked {

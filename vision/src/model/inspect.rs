@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::error::LoadError;
 use super::options::{ModelOptions, ModelSource};
 use super::quantize::DecoderWidths;
+use super::window;
 
 /// GGUF architectures mistral.rs 0.8.1 runs. Others either fail or panic inside its loader.
 pub(crate) const GGUF_ARCHITECTURES: [&str; 8] = [
@@ -73,6 +74,9 @@ pub(crate) struct Inspected {
     pub(crate) chat_template: Option<String>,
     /// The widths of a local directory's decoder layers, which in-situ quantisation plans by.
     pub(crate) widths: Option<DecoderWidths>,
+    /// The context window the files declare (`max_position_embeddings`, GGUF
+    /// `<arch>.context_length`), when they declare one.
+    pub(crate) context_length: Option<usize>,
 }
 
 /// Checks a model's files without loading weights, so missing files, unsupported
@@ -103,6 +107,7 @@ pub(crate) fn inspect(options: &ModelOptions) -> Result<Inspected, LoadError> {
             image_edge: None,
             chat_template: None,
             widths: None,
+            context_length: None,
         },
     };
     if let Some(path) = &options.chat_template {
@@ -248,6 +253,7 @@ fn inspect_dir(dir: &Path) -> Result<Inspected, LoadError> {
         image_edge,
         chat_template: dir_chat_template(dir)?,
         widths: DecoderWidths::from_config(&config),
+        context_length: window::config_context_length(&config),
     })
 }
 
@@ -406,11 +412,15 @@ fn inspect_gguf(path: &Path, has_template: bool) -> Result<Inspected, LoadError>
             reason: "no `tokenizer.chat_template` in the metadata; pass a chat template".into(),
         });
     }
+    let context_length = metadata
+        .u64(&format!("{architecture}.context_length"))
+        .and_then(|n| usize::try_from(n).ok());
     Ok(Inspected {
         kind: ModelKind::Gguf { architecture },
         image_edge: None,
         chat_template,
         widths: None,
+        context_length,
     })
 }
 

@@ -11,7 +11,7 @@ use mistralrs::{
 
 use super::error::LoadError;
 use super::inspect::{Inspected, ModelKind};
-use super::options::{Isq, ModelOptions, ModelSource, WeightDtype};
+use super::options::{Device, Isq, ModelOptions, ModelSource, WeightDtype};
 use super::quantize::{self, DecoderWidths};
 
 fn isq_type(isq: Isq) -> IsqType {
@@ -39,7 +39,7 @@ macro_rules! configure {
         let mut builder = $builder
             .with_dtype(model_dtype($options.dtype))
             .with_prefix_cache_n(Some($options.prefix_cache_n));
-        if $options.force_cpu {
+        if $options.device == Device::Cpu {
             builder = builder.with_force_cpu();
         }
         if let Some(isq) = $options.isq {
@@ -106,6 +106,30 @@ pub(crate) async fn build(
     }
 }
 
+/// Checks that this build can run on the device asked for. mistral.rs 0.8.1's text,
+/// multimodal and GGUF builders ignore `with_device` and load on the first device
+/// `best_device` finds, so a device is chosen by allowing the accelerator (or forcing the CPU)
+/// and a CUDA ordinal other than 0 is refused.
+pub(crate) fn check_device(options: &ModelOptions) -> Result<(), LoadError> {
+    let device = options.device;
+    if let (false, Some(feature)) = (device.is_compiled(), device.feature()) {
+        return Err(LoadError::UnsupportedDevice {
+            device: device.to_string(),
+            reason: format!("this build has no `{feature}` feature"),
+        });
+    }
+    if let Device::Cuda(ordinal @ 1..) = device {
+        return Err(LoadError::UnsupportedDevice {
+            device: device.to_string(),
+            reason: format!(
+                "mistral.rs 0.8.1 loads on the first visible GPU: run with \
+                 CUDA_VISIBLE_DEVICES={ordinal} and device cuda:0"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Runs the matching mistral.rs builder; the error is mistral.rs's error chain as text.
 async fn build_engine(
     options: &ModelOptions,
@@ -139,7 +163,7 @@ async fn build_engine(
             let mut builder = GgufModelBuilder::new(dir.display(), vec![file])
                 .with_token_source(TokenSource::None)
                 .with_prefix_cache_n(Some(options.prefix_cache_n));
-            if options.force_cpu {
+            if options.device == Device::Cpu {
                 builder = builder.with_force_cpu();
             }
             if let Some(template) = &options.chat_template {

@@ -158,7 +158,10 @@ impl Turn {
 /// A seed is refused for sampled requests: mistral.rs 0.8.1 draws every request from one
 /// random generator per engine, so a per-request seed cannot be honoured. Greedy decoding is
 /// deterministic and needs none.
-fn sampling(request: &ChatRequest, default_max_tokens: u32) -> Result<SamplingParams, ModelError> {
+pub(crate) fn sampling(
+    request: &ChatRequest,
+    default_max_tokens: u32,
+) -> Result<SamplingParams, ModelError> {
     let s = &request.sampling;
     let greedy = match s.temperature {
         Some(t) => t <= 0.0,

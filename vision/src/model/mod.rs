@@ -2,6 +2,7 @@
 
 mod builder;
 mod chat_stream;
+mod completion;
 mod error;
 mod grammar;
 mod inspect;
@@ -13,6 +14,7 @@ mod quantize;
 mod stream;
 mod template;
 mod usage;
+mod window;
 
 use std::sync::Arc;
 
@@ -32,7 +34,7 @@ use usage::PrefixTracker;
 pub use argus_core::{GrammarBounds, ToolPromptFormat};
 pub use builder::MistralRsModelBuilder;
 pub use error::LoadError;
-pub use options::{Isq, ModelOptions, ModelSource, WeightDtype};
+pub use options::{Device, Isq, ModelOptions, ModelSource, PromptMode, WeightDtype};
 
 /// A chat model run by mistral.rs in this process: Llama 3.2 Vision and the other multimodal
 /// models mistral.rs supports, text models from safetensors directories, and GGUF files.
@@ -72,6 +74,12 @@ struct Inner {
     loader: ImageLoader,
     images: ImageCache,
     prefix: PrefixTracker,
+    /// The context window in tokens, when known.
+    context_length: Option<usize>,
+    /// Counts messages with the model's own tokenizer (local directories).
+    token_counter: Option<argus_core::TokenCounter>,
+    /// Chat or raw completion.
+    prompt_mode: PromptMode,
 }
 
 impl std::fmt::Debug for MistralRsModel {
@@ -120,6 +128,11 @@ impl MistralRsModel {
             .unwrap_or_default()
     }
 
+    /// How requests become prompts: through the chat template, or raw completion.
+    pub fn prompt_mode(&self) -> PromptMode {
+        self.inner.prompt_mode
+    }
+
     /// The cache holding the model's decoded images.
     pub fn image_cache(&self) -> &ImageCache {
         &self.inner.images
@@ -133,9 +146,20 @@ impl MistralRsModel {
     ) -> Result<(tokio::sync::mpsc::Receiver<Response>, OutputMode, usize), ModelError> {
         let images = self.decode_images(request).await?;
         let (builder, mode) = messages::build_request(request, &images, &self.inner.settings)?;
+        let builder = self
+            .fit_to_window(builder, self.max_tokens(request))
+            .await?;
         let hits = self.prefix_cache_stats().0;
         let rx = stream::send(&self.inner.model, &self.inner.category, builder, streaming).await?;
         Ok((rx, mode, hits))
+    }
+
+    /// The generation cap a request asks for (the default when it sets none).
+    fn max_tokens(&self, request: &ChatRequest) -> usize {
+        request
+            .max_tokens
+            .unwrap_or(self.inner.settings.default_max_tokens)
+            .max(1) as usize
     }
 
     /// Usage with the prefix-cache estimate, and the request remembered for the next one.
@@ -160,6 +184,9 @@ impl MistralRsModel {
 #[async_trait]
 impl ChatModel for MistralRsModel {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, ModelError> {
+        if self.inner.prompt_mode == PromptMode::Completion {
+            return self.complete(&request).await;
+        }
         let (mut rx, mode, hits) = self.start(&request, false).await?;
         let response = rx
             .recv()
@@ -186,11 +213,22 @@ impl ChatModel for MistralRsModel {
     }
 
     async fn chat_stream(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
+        if self.inner.prompt_mode == PromptMode::Completion {
+            return self.complete_stream(request).await;
+        }
         let (rx, mode, hits) = self.start(&request, true).await?;
         Ok(StreamState::new(self.clone(), request, rx, mode, hits).into_stream())
     }
 
     fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    fn context_length(&self) -> Option<usize> {
+        self.inner.context_length
+    }
+
+    fn token_counter(&self) -> Option<argus_core::TokenCounter> {
+        self.inner.token_counter.clone()
     }
 }

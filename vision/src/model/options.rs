@@ -1,6 +1,7 @@
 //! What to load and how: the source, CPU defaults, quantisation, tool prompt format.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
 use argus_core::{GrammarBounds, ToolPromptFormat};
 
@@ -91,14 +92,122 @@ pub enum WeightDtype {
     Auto,
 }
 
+/// How a request becomes the model's prompt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PromptMode {
+    /// The conversation through the model's chat template, with the system prompt and the
+    /// tool instructions: for instruction-tuned models.
+    #[default]
+    Chat,
+    /// Raw completion for base models: no chat template and no system prompt; the
+    /// conversation's text (one user message: its text as is) is continued. Tools are not
+    /// offered (a forced call is refused) and images are refused.
+    Completion,
+}
+
+/// Where a model runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Device {
+    /// The CPU (the default, whatever the build has).
+    #[default]
+    Cpu,
+    /// The accelerator the build has (the `cuda` or `metal` feature) when one is present,
+    /// else the CPU.
+    Auto,
+    /// A CUDA GPU by ordinal (needs the `cuda` feature). mistral.rs 0.8.1 loads on the first
+    /// visible GPU, so an ordinal other than 0 is refused: select the GPU with
+    /// `CUDA_VISIBLE_DEVICES` instead.
+    Cuda(usize),
+    /// The Metal GPU (needs the `metal` feature).
+    Metal,
+}
+
+impl Device {
+    /// The Cargo feature of `argus-vision` this device needs, if any.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            Device::Cpu | Device::Auto => None,
+            Device::Cuda(_) => Some("cuda"),
+            Device::Metal => Some("metal"),
+        }
+    }
+
+    /// Whether this build can run on the device (its feature is compiled in).
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Device::Cpu | Device::Auto => true,
+            Device::Cuda(_) => cfg!(feature = "cuda"),
+            Device::Metal => cfg!(feature = "metal"),
+        }
+    }
+
+    /// [`Device::Auto`] made concrete: a CUDA build with a usable GPU gives `Cuda(0)`, a Metal
+    /// build gives `Metal`, anything else `Cpu`. Other devices are returned as they are.
+    pub fn resolve(self) -> Device {
+        if self != Device::Auto {
+            return self;
+        }
+        match mistralrs::best_device(false) {
+            Ok(device) if device.is_cuda() => Device::Cuda(0),
+            Ok(device) if device.is_metal() => Device::Metal,
+            _ => Device::Cpu,
+        }
+    }
+
+    /// The weight dtype suited to the device: BF16 on CUDA, F16 on Metal, F32 on the CPU
+    /// (and for `Auto`, which may end on the CPU).
+    pub fn default_dtype(self) -> WeightDtype {
+        match self {
+            Device::Cuda(_) => WeightDtype::Bf16,
+            Device::Metal => WeightDtype::F16,
+            Device::Cpu | Device::Auto => WeightDtype::F32,
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Auto => f.write_str("auto"),
+            Device::Cuda(ordinal) => write!(f, "cuda:{ordinal}"),
+            Device::Metal => f.write_str("metal"),
+        }
+    }
+}
+
+impl FromStr for Device {
+    type Err = String;
+
+    /// Parses `auto`, `cpu`, `cuda`, `cuda:N` or `metal` (ASCII case ignored).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "auto" => Ok(Device::Auto),
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            "metal" => Ok(Device::Metal),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| {
+                    format!("unknown device `{s}` (expected auto, cpu, cuda, cuda:N or metal)")
+                }),
+        }
+    }
+}
+
 /// Everything [`MistralRsModel`](crate::MistralRsModel) is built from. Create it with
 /// [`MistralRsModel::builder`](crate::MistralRsModel::builder).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelOptions {
     /// Where the weights come from.
     pub source: ModelSource,
-    /// Run on the CPU even if an accelerator is compiled in. Default `true`.
-    pub force_cpu: bool,
+    /// Where the model runs. Default [`Device::Cpu`], even if an accelerator is compiled in.
+    pub device: Device,
     /// Weight dtype (not used for GGUF, whose tensors carry their own types). Default F32.
     pub dtype: WeightDtype,
     /// In-situ quantisation of safetensors weights. Default none.
@@ -122,6 +231,9 @@ pub struct ModelOptions {
     /// The name [`ChatModel::name`](argus_core::ChatModel::name) reports; default the
     /// directory, file or model id.
     pub name: Option<String>,
+    /// How requests become prompts; `None` chooses from the model: [`PromptMode::Completion`]
+    /// when it has no chat template, else [`PromptMode::Chat`].
+    pub prompt_mode: Option<PromptMode>,
 }
 
 impl ModelOptions {
@@ -129,7 +241,7 @@ impl ModelOptions {
     pub fn new(source: ModelSource) -> Self {
         ModelOptions {
             source,
-            force_cpu: true,
+            device: Device::Cpu,
             dtype: WeightDtype::F32,
             isq: None,
             prefix_cache_n: 16,
@@ -140,6 +252,7 @@ impl ModelOptions {
             max_image_edge: None,
             chat_template: None,
             name: None,
+            prompt_mode: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 mod errors;
 mod gguf;
 mod mllama;
+mod window;
 
 pub use argus_vision::testkit::CallOnceThenAnswer;
 use argus_vision::testkit::{write_gguf, write_mllama, GgufSpec, MllamaSpec};

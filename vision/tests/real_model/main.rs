@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use argus_core::{
     validate_arguments, Agent, ChatModel, ChatRequest, ImageRef, Message, ModelError, RunTrace,
-    ToolChoice,
+    StreamEvent, ToolChoice,
 };
-use argus_vision::{Isq, MistralRsModel, ModelSource};
+use argus_vision::{Isq, MistralRsModel, ModelSource, PromptMode};
 use mistralrs::{
     Constraint, NormalRequest, Request, RequestMessage, Response, SamplingParams, ToolChoice as Tc,
 };
@@ -325,4 +325,53 @@ fn converted_tokenizer_round_trips_and_matches_recorded_ids() {
         let decoded = tokenizer.decode(encoding.get_ids(), false).unwrap();
         assert_eq!(decoded, text, "ids {:?}", encoding.get_ids());
     }
+}
+
+/// Raw completion (`PromptMode::Completion`) of the base model: no chat template and no
+/// system prompt, so the text is continued as is ("… oxygen") and generation stops within the
+/// cap; streamed, the deltas add up to the same text. The window comes from the config.
+#[test]
+fn raw_completion_continues_the_text_within_the_cap() {
+    let Some(dir) = converted("raw_completion_continues_the_text_within_the_cap") else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let model = MistralRsModel::builder(ModelSource::dir(&dir))
+            .with_prompt_mode(PromptMode::Completion)
+            .build()
+            .await
+            .unwrap();
+        assert_eq!(model.context_length(), Some(32768));
+        let request = ChatRequest::new(vec![
+            Message::system("You are a careful assistant."),
+            Message::user("Water is made of hydrogen and"),
+        ])
+        .with_max_tokens(8);
+        let answer = model.chat(request.clone()).await.unwrap();
+        let text = answer.message.text();
+        eprintln!("raw completion: {text:?} ({:?})", answer.usage);
+        assert!(text.contains("oxygen"), "{text:?}");
+        assert!(!text.contains("careful assistant"), "{text:?}");
+        assert!(answer.usage.completion_tokens <= 8, "{:?}", answer.usage);
+
+        let mut stream = model.chat_stream(request).await.unwrap();
+        let mut deltas = String::new();
+        let mut done = None;
+        while let Some(event) = futures::StreamExt::next(&mut stream).await {
+            match event.unwrap() {
+                StreamEvent::TextDelta { text } => deltas.push_str(&text),
+                StreamEvent::Done { response } => done = Some(response),
+                _ => {}
+            }
+        }
+        let done = done.expect("the stream finished");
+        assert_eq!(deltas, done.message.text());
+        assert_eq!(done.message.text(), text, "streamed as answered");
+        assert!(done.usage.completion_tokens <= 8, "{:?}", done.usage);
+    });
 }
