@@ -3,14 +3,15 @@
 //! `mistralrs-server`, or OpenAI itself.
 //!
 //! ```no_run
-//! use argus_core::{Agent, ChatModel};
+//! use argus_core::Agent;
 //! use argus_openai::{ApiKey, OpenAiModel};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let model = OpenAiModel::builder("http://127.0.0.1:8000/v1", "meta-llama/Llama-3.2-11B-Vision-Instruct")
 //!     .with_api_key(ApiKey::from_env("OPENAI_API_KEY"))
 //!     .build()?;
-//! let agent = Agent::builder(model).build();
+//! let agent = Agent::builder().model(model).build()?;
+//! let output = agent.run("What is 2 + 2?").await?;
 //! # Ok(())
 //! # }
 //! ```
