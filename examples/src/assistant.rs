@@ -16,7 +16,9 @@ use argus_vision::{ImageLoadError, ImageLoader};
 
 use crate::commands::sessions::DbArgs;
 use crate::exit::UserError;
-use crate::model_args::{ModelArgs, RawPolicy};
+#[cfg(feature = "local")]
+use crate::local_model::RawPolicy;
+use crate::model_args::ModelArgs;
 
 const SYSTEM_PROMPT: &str = "You are Argus, a careful assistant that can see images and use \
 tools. Call a tool when it gives a better answer than you could alone; otherwise answer directly \
@@ -100,14 +102,18 @@ impl AgentArgs {
         };
         // One cache for the conversation's images: the agent's, its tools' and the model's.
         let images = ImageCache::new();
+        #[cfg_attr(not(feature = "local"), allow(unused_mut))]
         let mut model_args = self.model.clone();
-        model_args.raw = if self.raw {
-            RawPolicy::Always
-        } else if self.no_tools || self.tool_choice == ToolChoice::None {
-            RawPolicy::BaseModels
-        } else {
-            RawPolicy::Chat
-        };
+        #[cfg(feature = "local")]
+        {
+            model_args.local.raw = if self.raw {
+                RawPolicy::Always
+            } else if self.no_tools || self.tool_choice == ToolChoice::None {
+                RawPolicy::BaseModels
+            } else {
+                RawPolicy::Chat
+            };
+        }
         let model = model_args.load(&images).await?;
         let mut tools = ToolRegistry::new();
         if !self.no_tools {

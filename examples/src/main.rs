@@ -4,9 +4,12 @@
 
 mod assistant;
 mod commands;
+#[cfg(feature = "local")]
 mod device;
 mod eval;
 mod exit;
+#[cfg(feature = "local")]
+mod local_model;
 mod model_args;
 mod remote_args;
 mod render;
@@ -42,8 +45,10 @@ enum Command {
     /// List, show, search, export, import or delete stored sessions.
     Sessions(commands::sessions::SessionsArgs),
     /// List model presets, or convert a GGUF mistral.rs cannot load into a directory it can.
+    #[cfg(feature = "local")]
     Models(commands::models::ModelsArgs),
     /// Write tiny random-weight models for running the whole pipeline offline.
+    #[cfg(feature = "local")]
     DemoModel(commands::demo_model::DemoModelArgs),
 }
 
@@ -58,7 +63,9 @@ fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => block_on(commands::run::run(&args)),
         Command::Chat(args) => block_on(commands::chat::run(&args)),
+        #[cfg(feature = "local")]
         Command::Models(args) => commands::models::run(&args),
+        #[cfg(feature = "local")]
         Command::DemoModel(args) => commands::demo_model::run(&args),
         Command::Parse(args) => commands::parse::run(&args),
         Command::Eval(args) => block_on(commands::eval::run(&args)),

@@ -24,7 +24,7 @@ pub(crate) struct RemoteArgs {
     /// The API base of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (vLLM,
     /// SGLang, llama.cpp's llama-server, Ollama, mistralrs-server). --model then names the
     /// model the server serves.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["replay", "isq", "convert_cache"])]
+    #[arg(long, value_name = "URL", conflicts_with = "replay")]
     pub(crate) api_base: Option<String>,
     /// The environment variable that holds the server's API key (unset or empty: none is sent).
     #[arg(long, value_name = "VAR", default_value = "OPENAI_API_KEY")]

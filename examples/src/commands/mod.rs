@@ -1,8 +1,10 @@
 //! The `argus` subcommands, one module each.
 
 pub(crate) mod chat;
+#[cfg(feature = "local")]
 pub(crate) mod demo_model;
 pub(crate) mod eval;
+#[cfg(feature = "local")]
 pub(crate) mod models;
 pub(crate) mod parse;
 pub(crate) mod run;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::exit::UserError;
-use crate::model_args::{conversion_bar, show_progress, PRESETS};
+use crate::local_model::{conversion_bar, show_progress, PRESETS};
 
 /// Arguments of `argus models`.
 #[derive(Debug, clap::Args)]
