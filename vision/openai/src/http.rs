@@ -84,9 +84,10 @@ impl Http {
 
     /// Posts `body`, retrying what may be retried, until a successful response's headers arrive.
     pub(crate) async fn post(&self, body: &Value) -> Result<Response, ModelError> {
-        let body = serde_json::to_vec(body).map_err(|e| {
+        // Written once; each attempt sends the same shared bytes.
+        let body = bytes::Bytes::from(serde_json::to_vec(body).map_err(|e| {
             ModelError::InvalidRequest(format!("the request cannot be written as JSON: {e}"))
-        })?;
+        })?);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
