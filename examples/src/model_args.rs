@@ -68,7 +68,8 @@ impl ModelArgs {
         }
         if let Some(model) = self
             .remote
-            .load(self.model.as_deref(), self.tool_format, images)?
+            .load(self.model.as_deref(), self.tool_format, images)
+            .await?
         {
             return Ok(model);
         }

@@ -33,14 +33,16 @@ pub(crate) struct RemoteArgs {
     /// --tool-format, detected from the model name when not given).
     #[arg(long, value_name = "MODE", requires = "api_base")]
     pub(crate) tool_calls: Option<RemoteToolCalls>,
-    /// The served model's context window in tokens, which sizes a chat's context.
+    /// The served model's context window in tokens, which sizes a chat's context (default: what
+    /// the server's model listing reports, e.g. vLLM's max_model_len).
     #[arg(long, value_name = "TOKENS", requires = "api_base")]
     pub(crate) context_length: Option<usize>,
 }
 
 impl RemoteArgs {
-    /// The remote model, when `--api-base` is given.
-    pub(crate) fn load(
+    /// The remote model, when `--api-base` is given; its context window from
+    /// `--context-length`, else from the server where it reports one.
+    pub(crate) async fn load(
         &self,
         model: Option<&str>,
         tool_format: Option<ToolPromptFormat>,
@@ -72,7 +74,9 @@ impl RemoteArgs {
         }
         let model = builder
             .build()
-            .map_err(|e| UserError::usage(format!("--api-base: {e}")))?;
+            .map_err(|e| UserError::usage(format!("--api-base: {e}")))?
+            .discover_context_length()
+            .await?;
         Ok(Some(Arc::new(model)))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::ToolCallFormat;
 use crate::tool::ToolSpec;
@@ -94,19 +94,7 @@ impl FromStr for ToolPromptFormat {
 
 /// The system-prompt block that lists the tools and says how to call them.
 pub fn tool_instructions(tools: &[ToolSpec], format: ToolPromptFormat) -> String {
-    let definitions: Vec<Value> = tools
-        .iter()
-        .map(|tool| {
-            json!({
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": tool.parameters,
-                }
-            })
-        })
-        .collect();
+    let definitions: Vec<Value> = tools.iter().map(ToolSpec::function_definition).collect();
     match format {
         ToolPromptFormat::Llama31Json => {
             let mut text = String::from(
@@ -139,6 +127,7 @@ pub fn tool_instructions(tools: &[ToolSpec], format: ToolPromptFormat) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn instructions_name_every_tool() {

@@ -2,7 +2,7 @@
 
 use argus_core::{
     render_message, render_tool_result_as_user, tool_call_schema, tool_instructions, ChatRequest,
-    ContentPart, ImageCache, ImageRef, Message, ModelError, OutputMode, Role, ToolChoice,
+    ContentPart, ImageCache, ImageRef, Message, ModelError, OutputMode, Role, ToolChoice, ToolSpec,
 };
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
@@ -113,16 +113,7 @@ fn tool_definitions(request: &ChatRequest) -> Value {
         request
             .tools
             .iter()
-            .map(|tool| {
-                json!({
-                    "type": "function",
-                    "function": {
-                        "name": tool.name,
-                        "description": tool.description,
-                        "parameters": tool.parameters,
-                    }
-                })
-            })
+            .map(ToolSpec::function_definition)
             .collect(),
     )
 }
@@ -319,7 +310,7 @@ fn data_url(image: &ImageRef, images: Option<&ImageCache>) -> Result<String, Mod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argus_core::{ToolCall, ToolPromptFormat, ToolResultInfo, ToolSpec};
+    use argus_core::{ToolCall, ToolPromptFormat, ToolResultInfo};
 
     fn options(mode: ToolCallMode) -> RemoteOptions {
         RemoteOptions {

@@ -19,6 +19,8 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct Http {
     client: reqwest::Client,
+    /// The API base, ending in `/`.
+    base: reqwest::Url,
     endpoint: reqwest::Url,
     /// The base URL without credentials, for messages.
     pub(crate) shown_url: String,
@@ -69,6 +71,7 @@ impl Http {
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Http {
             client,
+            base,
             endpoint,
             shown_url,
             authorization,
@@ -82,20 +85,39 @@ impl Http {
         })
     }
 
-    /// Posts `body`, retrying what may be retried, until a successful response's headers arrive.
+    /// Posts `body` to the chat endpoint, retrying what may be retried, until a successful
+    /// response's headers arrive.
     pub(crate) async fn post(&self, body: &Value) -> Result<Response, ModelError> {
         // Written once; each attempt sends the same shared bytes.
         let body = bytes::Bytes::from(serde_json::to_vec(body).map_err(|e| {
             ModelError::InvalidRequest(format!("the request cannot be written as JSON: {e}"))
         })?);
+        self.send(|| {
+            self.client
+                .post(self.endpoint.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone())
+        })
+        .await
+    }
+
+    /// Gets `{base}/{path}` with the same retries, timeouts and caps.
+    pub(crate) async fn get(&self, path: &str) -> Result<Response, ModelError> {
+        let url = self.base.join(path).map_err(|e| {
+            ModelError::InvalidRequest(format!("cannot form the URL of `{path}`: {e}"))
+        })?;
+        self.send(|| self.client.get(url.clone())).await
+    }
+
+    /// Sends the request `build` makes, retrying what may be retried.
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Response, ModelError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let mut request = self
-                .client
-                .post(self.endpoint.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            let mut request = build();
             if let Some(authorization) = &self.authorization {
                 request = request.header(AUTHORIZATION, authorization.clone());
             }

@@ -26,6 +26,7 @@
 
 mod config;
 mod decode;
+mod discover;
 mod encode;
 mod error;
 mod http;
@@ -71,6 +72,29 @@ impl OpenAiModel {
         &self.inner.options
     }
 
+    /// Asks the server for the model's context window when none was declared: `GET
+    /// {base}/models`, reading vLLM's `max_model_len`, llama.cpp's `meta.n_ctx_train` or a
+    /// `context_length`. A server that reports none (or lists no models) leaves it unknown; a
+    /// server that cannot be reached, or refuses the key, is an error.
+    pub async fn discover_context_length(self) -> Result<Self, ModelError> {
+        if self.inner.options.context_length.is_some() {
+            return Ok(self);
+        }
+        let body = match self.inner.http.get("models").await {
+            Ok(response) => self.inner.http.read_body(response).await?,
+            Err(error) if lists_no_models(&error) => return Ok(self),
+            Err(error) => return Err(error),
+        };
+        let Some(tokens) = discover::context_window(&body, &self.inner.options.model) else {
+            return Ok(self);
+        };
+        let mut options = self.inner.options.clone();
+        options.context_length = Some(tokens);
+        let mut builder = OpenAiModel::builder("", "").with_options(options);
+        builder.images = self.inner.images.clone();
+        builder.build()
+    }
+
     /// How the answer's text is read: `Some` when calls come back as text.
     fn text_mode(&self, mode: OutputMode) -> Option<OutputMode> {
         match self.inner.options.tool_calls {
@@ -78,6 +102,21 @@ impl OpenAiModel {
             ToolCallMode::Text(_) => Some(mode),
         }
     }
+}
+
+/// Whether a failed `GET /models` means only that the server has no such listing.
+fn lists_no_models(error: &ModelError) -> bool {
+    let ModelError::Backend {
+        source: Some(source),
+        ..
+    } = error
+    else {
+        return false;
+    };
+    matches!(
+        source.downcast_ref::<RemoteError>(),
+        Some(RemoteError::ModelNotFound { .. } | RemoteError::Rejected { .. })
+    )
 }
 
 /// Settings of an [`OpenAiModel`]; [`build`](OpenAiModelBuilder::build) checks them. Nothing

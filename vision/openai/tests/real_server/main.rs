@@ -16,11 +16,12 @@ use argus_core::{
     ToolChoice, ToolPromptFormat,
 };
 use argus_openai::{OpenAiModel, ToolCallMode};
+use argus_vision::testkit::gemma_3_270m;
 use argus_vision::testkit::ServedModel;
 use futures::StreamExt;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use server::{gemma_dir, model, start, tiny_mllama};
+use server::{model, start, tiny_mllama};
 
 fn text_of(events: &[StreamEvent]) -> String {
     events
@@ -183,7 +184,7 @@ async fn a_cancelled_run_ends_at_once_and_the_server_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gemma_streams_over_http() {
-    let Some(dir) = gemma_dir("gemma_streams_over_http") else {
+    let Some(dir) = gemma_3_270m("gemma_streams_over_http") else {
         return;
     };
     let server = start(ServedModel::Multimodal(dir)).await;
