@@ -102,6 +102,12 @@ impl AgentArgs {
         };
         // One cache for the conversation's images: the agent's, its tools' and the model's.
         let images = ImageCache::new();
+        if self.raw && self.model.remote.api_base.is_some() {
+            return Err(UserError::usage(
+                "--raw applies to models run in this process; a server applies its own template",
+            )
+            .into());
+        }
         #[cfg_attr(not(feature = "local"), allow(unused_mut))]
         let mut model_args = self.model.clone();
         #[cfg(feature = "local")]

@@ -72,7 +72,12 @@ pub(crate) struct LocalArgs {
     /// Where the model runs: auto (the accelerator this build has, else the CPU), cpu,
     /// cuda[:N] (a build with `--features cuda`) or metal (`--features metal`); weights in
     /// BF16 on CUDA, F16 on Metal, F32 on the CPU.
-    #[arg(long, default_value = "auto", value_parser = crate::device::parse_device)]
+    #[arg(
+        long,
+        default_value = "auto",
+        value_parser = crate::device::parse_device,
+        conflicts_with = "api_base"
+    )]
     pub(crate) device: Device,
     /// Raw completion (set by `run` and `chat`, not a flag here).
     #[arg(skip)]

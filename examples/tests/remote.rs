@@ -111,3 +111,16 @@ fn api_base_without_a_model_name_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--api-base needs --model NAME"), "{stderr}");
 }
+
+#[test]
+fn flags_for_models_in_this_process_are_refused_with_a_server() {
+    let work = tempfile::tempdir().unwrap();
+    for flags in [&["--raw"][..], &["--device", "cpu"], &["--isq", "q8_0"]] {
+        let mut args = vec!["run", "--api-base", "http://127.0.0.1:1/v1", "--model", "m"];
+        args.extend_from_slice(flags);
+        args.push("hi");
+        let output = argus_in(work.path(), &args, "");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+    }
+}
