@@ -183,6 +183,18 @@ pub enum FinishReason {
 }
 
 impl FinishReason {
+    /// A backend's own reason (OpenAI's and mistral.rs's spelling): `length`, `tool_calls` or
+    /// `function_call`, `canceled` or `cancelled`; anything else (`stop`, `eos`,
+    /// `content_filter`, ...) is [`FinishReason::Stop`].
+    pub fn from_backend(reason: &str) -> FinishReason {
+        match reason {
+            "length" => FinishReason::Length,
+            "tool_calls" | "function_call" => FinishReason::ToolCalls,
+            "canceled" | "cancelled" => FinishReason::Cancelled,
+            _ => FinishReason::Stop,
+        }
+    }
+
     /// The reason as written in JSON (and in OpenTelemetry's `gen_ai.response.finish_reasons`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -161,15 +161,10 @@ impl AssembledOutput {
             .iter()
             .map(|call| ToolCall::new(call.name.clone(), call.arguments.clone()))
             .collect();
-        let finish_reason = if !calls.is_empty() {
-            FinishReason::ToolCalls
+        let finish_reason = if calls.is_empty() {
+            FinishReason::from_backend(finish_reason)
         } else {
-            match finish_reason {
-                "length" => FinishReason::Length,
-                "canceled" | "cancelled" => FinishReason::Cancelled,
-                "tool_calls" => FinishReason::ToolCalls,
-                _ => FinishReason::Stop,
-            }
+            FinishReason::ToolCalls
         };
         ChatResponse {
             message: Message::assistant_with_calls(finished.content.clone(), calls),

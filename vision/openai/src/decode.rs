@@ -231,14 +231,10 @@ impl NativeCalls {
 
 fn native_response(text: String, calls: NativeCalls, finish: &str) -> ChatResponse {
     let (calls, malformed) = calls.finish();
-    let finish_reason = if !calls.is_empty() {
-        FinishReason::ToolCalls
+    let finish_reason = if calls.is_empty() {
+        FinishReason::from_backend(finish)
     } else {
-        match finish {
-            "length" => FinishReason::Length,
-            "tool_calls" | "function_call" => FinishReason::ToolCalls,
-            _ => FinishReason::Stop,
-        }
+        FinishReason::ToolCalls
     };
     ChatResponse {
         message: Message::assistant_with_calls(text, calls),

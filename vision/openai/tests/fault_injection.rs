@@ -118,6 +118,14 @@ async fn start_stream(socket: &mut TcpStream) {
     socket.write_all(head.as_bytes()).await.unwrap();
 }
 
+/// A script that starts an event stream, writes `events` and closes the connection.
+fn events_then_close(events: &'static str) -> Script {
+    script(move |_, mut socket| async move {
+        start_stream(&mut socket).await;
+        socket.write_all(events.as_bytes()).await.unwrap();
+    })
+}
+
 fn delta(text: &str) -> String {
     format!(
         "data: {}\n\n",
@@ -437,33 +445,21 @@ async fn a_stream_cut_mid_way_is_an_error_and_never_retried() {
 
 #[tokio::test]
 async fn malformed_events_are_an_invalid_response() {
-    let server = FaultServer::start(script(|_, mut socket| async move {
-        start_stream(&mut socket).await;
-        socket
-            .write_all(b"data: {\"choices\": [{\"delta\": \n\n")
-            .await
-            .unwrap();
-    }))
-    .await;
+    let server =
+        FaultServer::start(events_then_close("data: {\"choices\": [{\"delta\": \n\n")).await;
     let model = server.model().build().unwrap();
     let (_, error) = stream_until_error(&model).await;
-    let error = &error;
     assert!(
-        matches!(remote(error), RemoteError::InvalidResponse { .. }),
+        matches!(remote(&error), RemoteError::InvalidResponse { .. }),
         "{error}"
     );
 
-    let server = FaultServer::start(script(|_, mut socket| async move {
-        start_stream(&mut socket).await;
-        socket
-            .write_all(b"data: {\"error\": {\"message\": \"CUDA out of memory\"}}\n\n")
-            .await
-            .unwrap();
-    }))
+    let server = FaultServer::start(events_then_close(
+        "data: {\"error\": {\"message\": \"CUDA out of memory\"}}\n\n",
+    ))
     .await;
     let model = server.model().build().unwrap();
     let (_, error) = stream_until_error(&model).await;
-    let error = &error;
     assert!(error.to_string().contains("CUDA out of memory"), "{error}");
 }
 
@@ -482,10 +478,9 @@ async fn a_stalled_stream_and_a_silent_server_time_out() {
     .await;
     let model = server.model().with_timeouts(timeouts).build().unwrap();
     let (_, error) = stream_until_error(&model).await;
-    let error = &error;
     assert!(
         matches!(
-            remote(error),
+            remote(&error),
             RemoteError::Timeout {
                 phase: TimeoutPhase::Idle,
                 ..
@@ -548,9 +543,8 @@ async fn a_two_gigabyte_body_is_refused_unread() {
         .build()
         .unwrap();
     let (_, error) = stream_until_error(&model).await;
-    let error = &error;
     assert!(
-        matches!(remote(error), RemoteError::TooLarge { limit: 262144, .. }),
+        matches!(remote(&error), RemoteError::TooLarge { limit: 262144, .. }),
         "{error}"
     );
 }
