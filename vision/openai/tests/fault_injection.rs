@@ -45,6 +45,24 @@ impl FaultServer {
         FaultServer { url, requests }
     }
 
+    /// A server that answers every request with `status`, extra `headers` and `body`.
+    async fn answering(status: &'static str, headers: &'static str, body: &'static str) -> Self {
+        FaultServer::start(script(move |_, socket| {
+            respond(socket, status, headers, body)
+        }))
+        .await
+    }
+
+    /// The error of the test question asked to a default model of this server.
+    async fn chat_error(&self) -> ModelError {
+        self.model()
+            .build()
+            .unwrap()
+            .chat(request())
+            .await
+            .unwrap_err()
+    }
+
     fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
@@ -109,6 +127,16 @@ async fn respond(mut socket: TcpStream, status: &str, headers: &str, body: &str)
     let _ = socket.write_all(response.as_bytes()).await;
     let _ = socket.shutdown().await;
 }
+
+/// vLLM's answer to a prompt longer than the window.
+const VLLM_CONTEXT_ERROR: &str = concat!(
+    r#"{"object":"error","message":"This model's maximum context length is 2048 tokens. "#,
+    r#"However, you requested 2600 tokens (2088 in the messages, 512 in the completion). "#,
+    r#"Please reduce the length of the messages or completion.","type":"BadRequestError","code":400}"#
+);
+
+/// vLLM's `/v1/models` listing.
+const VLLM_LISTING: &str = r#"{"object":"list","data":[{"id":"test-model","max_model_len":8192}]}"#;
 
 const ANSWER: &str = r#"{"choices":[{"message":{"role":"assistant","content":"four"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
 
@@ -206,14 +234,11 @@ async fn tls_to_a_plain_http_server_is_a_tls_error() {
 #[tokio::test]
 async fn unauthorized_names_the_key_variable_and_never_the_key() {
     std::env::set_var("ARGUS_TEST_FAULT_KEY", "sk-very-secret-key");
-    let server = FaultServer::start(script(|_, socket| {
-        respond(
-            socket,
-            "401 Unauthorized",
-            "",
-            r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#,
-        )
-    }))
+    let server = FaultServer::answering(
+        "401 Unauthorized",
+        "",
+        r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#,
+    )
     .await;
     let model = server
         .model()
@@ -235,44 +260,26 @@ async fn unauthorized_names_the_key_variable_and_never_the_key() {
 
 #[tokio::test]
 async fn an_unknown_model_and_a_bad_request_carry_the_servers_reason() {
-    let server = FaultServer::start(script(|_, socket| {
-        respond(
-            socket,
-            "404 Not Found",
-            "",
-            r#"{"error":{"message":"The model `test-model` does not exist."}}"#,
-        )
-    }))
+    let server = FaultServer::answering(
+        "404 Not Found",
+        "",
+        r#"{"error":{"message":"The model `test-model` does not exist."}}"#,
+    )
     .await;
-    let error = server
-        .model()
-        .build()
-        .unwrap()
-        .chat(request())
-        .await
-        .unwrap_err();
+    let error = server.chat_error().await;
     assert!(
         matches!(remote(&error), RemoteError::ModelNotFound { model, .. } if model == "test-model"),
         "{error}"
     );
     assert!(error.to_string().contains("does not exist"));
 
-    let server = FaultServer::start(script(|_, socket| {
-        respond(
-            socket,
-            "400 Bad Request",
-            "",
-            r#"{"error":{"message":"temperature must be at most 2"}}"#,
-        )
-    }))
+    let server = FaultServer::answering(
+        "400 Bad Request",
+        "",
+        r#"{"error":{"message":"temperature must be at most 2"}}"#,
+    )
     .await;
-    let error = server
-        .model()
-        .build()
-        .unwrap()
-        .chat(request())
-        .await
-        .unwrap_err();
+    let error = server.chat_error().await;
     assert!(matches!(
         remote(&error),
         RemoteError::Rejected { status: 400, .. }
@@ -283,22 +290,8 @@ async fn an_unknown_model_and_a_bad_request_carry_the_servers_reason() {
 
 #[tokio::test]
 async fn a_prompt_too_long_is_a_context_overflow() {
-    let server = FaultServer::start(script(|_, socket| {
-        respond(
-            socket,
-            "400 Bad Request",
-            "",
-            r#"{"object":"error","message":"This model's maximum context length is 2048 tokens. However, you requested 2600 tokens (2088 in the messages, 512 in the completion). Please reduce the length of the messages or completion.","type":"BadRequestError","code":400}"#,
-        )
-    }))
-    .await;
-    let error = server
-        .model()
-        .build()
-        .unwrap()
-        .chat(request())
-        .await
-        .unwrap_err();
+    let server = FaultServer::answering("400 Bad Request", "", VLLM_CONTEXT_ERROR).await;
+    let error = server.chat_error().await;
     assert!(
         matches!(
             error,
@@ -347,22 +340,13 @@ async fn too_many_requests_honours_retry_after_then_succeeds() {
 
 #[tokio::test]
 async fn rate_limiting_that_never_ends_is_typed_after_the_retries() {
-    let server = FaultServer::start(script(|_, socket| {
-        respond(
-            socket,
-            "429 Too Many Requests",
-            "retry-after: 0\r\n",
-            r#"{"error":{"message":"quota exceeded"}}"#,
-        )
-    }))
+    let server = FaultServer::answering(
+        "429 Too Many Requests",
+        "retry-after: 0\r\n",
+        r#"{"error":{"message":"quota exceeded"}}"#,
+    )
     .await;
-    let error = server
-        .model()
-        .build()
-        .unwrap()
-        .chat(request())
-        .await
-        .unwrap_err();
+    let error = server.chat_error().await;
     assert!(
         matches!(remote(&error), RemoteError::RateLimited { attempts: 3, .. }),
         "{error}"
@@ -392,17 +376,8 @@ async fn a_server_error_then_success_is_retried() {
     assert_eq!(response.usage.prompt_tokens, 5);
     assert_eq!(server.requests(), 2);
 
-    let server = FaultServer::start(script(|_, socket| {
-        respond(socket, "503 Service Unavailable", "", "overloaded")
-    }))
-    .await;
-    let error = server
-        .model()
-        .build()
-        .unwrap()
-        .chat(request())
-        .await
-        .unwrap_err();
+    let server = FaultServer::answering("503 Service Unavailable", "", "overloaded").await;
+    let error = server.chat_error().await;
     assert!(matches!(
         remote(&error),
         RemoteError::Server {
@@ -518,13 +493,7 @@ async fn a_two_gigabyte_body_is_refused_unread() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     }))
     .await;
-    let error = server
-        .model()
-        .build()
-        .unwrap()
-        .chat(request())
-        .await
-        .unwrap_err();
+    let error = server.chat_error().await;
     assert!(
         matches!(remote(&error), RemoteError::TooLarge { .. }),
         "{error}"
@@ -584,25 +553,14 @@ async fn dropping_the_stream_closes_the_connection() {
 
 #[tokio::test]
 async fn a_vllm_style_model_listing_gives_the_context_window() {
-    let server = FaultServer::start(script(|_, socket| {
-        respond(
-            socket,
-            "200 OK",
-            "",
-            r#"{"object":"list","data":[{"id":"test-model","object":"model","owned_by":"vllm","max_model_len":8192}]}"#,
-        )
-    }))
-    .await;
+    let server = FaultServer::answering("200 OK", "", VLLM_LISTING).await;
     let model = server.model().build().unwrap();
     assert_eq!(model.context_length(), None);
     let model = model.discover_context_length().await.unwrap();
     assert_eq!(model.context_length(), Some(8192));
 
     // A server with no listing leaves the window unknown; a declared one is kept unasked.
-    let server = FaultServer::start(script(|_, socket| {
-        respond(socket, "404 Not Found", "", r#"{"detail":"Not Found"}"#)
-    }))
-    .await;
+    let server = FaultServer::answering("404 Not Found", "", r#"{"detail":"Not Found"}"#).await;
     let model = server
         .model()
         .build()
