@@ -47,20 +47,11 @@ pub(crate) fn prompt(request: &ChatRequest) -> Result<String, ModelError> {
     Ok(text)
 }
 
-/// The finish reason mistral.rs names.
-fn finish_reason(reason: &str) -> FinishReason {
-    match reason {
-        "length" => FinishReason::Length,
-        "canceled" | "cancelled" => FinishReason::Cancelled,
-        _ => FinishReason::Stop,
-    }
-}
-
 /// A completed text as the kernel's response.
 fn response(text: String, reason: &str, usage: Usage) -> ChatResponse {
     ChatResponse {
         message: Message::assistant(text),
-        finish_reason: finish_reason(reason),
+        finish_reason: FinishReason::from_backend(reason),
         usage,
         malformed_calls: Vec::new(),
     }
@@ -105,7 +96,7 @@ impl MistralRsModel {
             .recv()
             .await
             .ok_or_else(|| ModelError::backend("the engine dropped the request"))?;
-        if let Some(error) = completion_error(&answer) {
+        if let Some(error) = engine_error(&answer) {
             return Err(error);
         }
         let Response::CompletionDone(done) = answer else {
@@ -151,16 +142,6 @@ impl MistralRsModel {
     }
 }
 
-/// An engine failure in answer to a completion request.
-fn completion_error(answer: &Response) -> Option<ModelError> {
-    match answer {
-        Response::CompletionModelError(message, _) => Some(ModelError::backend(format!(
-            "mistral.rs model error: {message}"
-        ))),
-        other => engine_error(other),
-    }
-}
-
 /// The state of one streamed completion.
 struct CompletionStream {
     rx: Receiver<Response>,
@@ -201,7 +182,7 @@ impl CompletionStream {
                 }
                 return Some(Ok(self.finish("stop")));
             };
-            if let Some(error) = completion_error(&answer) {
+            if let Some(error) = engine_error(&answer) {
                 self.done = true;
                 return Some(Err(error));
             }

@@ -83,9 +83,9 @@ pub(crate) fn engine_error(response: &Response) -> Option<ModelError> {
         Response::ValidationError(e) => {
             Some(ModelError::InvalidRequest(format!("mistral.rs: {e}")))
         }
-        Response::ModelError(message, _) => Some(ModelError::backend(format!(
-            "mistral.rs model error: {message}"
-        ))),
+        Response::ModelError(message, _) | Response::CompletionModelError(message, _) => Some(
+            ModelError::backend(format!("mistral.rs model error: {message}")),
+        ),
         _ => None,
     }
 }
