@@ -57,6 +57,17 @@ pub struct Sampling {
     pub seed: Option<u64>,
 }
 
+impl Sampling {
+    /// Whether these settings mean greedy decoding: a temperature of 0 or below, or nothing set
+    /// that samples (no temperature, `top_p` or `top_k`).
+    pub fn is_greedy(&self) -> bool {
+        match self.temperature {
+            Some(t) => t <= 0.0,
+            None => self.top_p.is_none() && self.top_k.is_none(),
+        }
+    }
+}
+
 /// Everything a model needs for one turn.
 ///
 /// Cheap to clone: the conversation and the tool specs are shared, so building a request costs

@@ -80,10 +80,7 @@ pub(crate) fn request_body(
 
 fn sampling(request: &ChatRequest, options: &RemoteOptions, body: &mut Map<String, Value>) {
     let s = &request.sampling;
-    let greedy = match s.temperature {
-        Some(t) => t <= 0.0,
-        None => s.top_p.is_none() && s.top_k.is_none(),
-    };
+    let greedy = s.is_greedy();
     if greedy {
         body.insert("temperature".into(), json!(0.0));
     } else {

@@ -15,8 +15,8 @@ use argus_core::ModelError;
 /// Error bodies are read up to this size for their message.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 
-/// The HTTP side of a remote model.
-#[derive(Debug)]
+/// The HTTP side of a remote model. Cheap to clone: the client is shared.
+#[derive(Debug, Clone)]
 pub(crate) struct Http {
     client: reqwest::Client,
     /// The API base, ending in `/`.

@@ -90,9 +90,13 @@ impl OpenAiModel {
         };
         let mut options = self.inner.options.clone();
         options.context_length = Some(tokens);
-        let mut builder = OpenAiModel::builder("", "").with_options(options);
-        builder.images = self.inner.images.clone();
-        builder.build()
+        Ok(OpenAiModel {
+            inner: Arc::new(Inner {
+                options,
+                http: self.inner.http.clone(),
+                images: self.inner.images.clone(),
+            }),
+        })
     }
 
     /// How the answer's text is read: `Some` when calls come back as text.

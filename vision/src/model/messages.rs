@@ -163,10 +163,7 @@ pub(crate) fn sampling(
     default_max_tokens: u32,
 ) -> Result<SamplingParams, ModelError> {
     let s = &request.sampling;
-    let greedy = match s.temperature {
-        Some(t) => t <= 0.0,
-        None => s.top_p.is_none() && s.top_k.is_none(),
-    };
+    let greedy = s.is_greedy();
     if let (false, Some(seed)) = (greedy, s.seed) {
         return Err(ModelError::InvalidRequest(format!(
             "sampling seed {seed}: mistral.rs cannot seed a single request; \
