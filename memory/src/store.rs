@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use argus_core::{
     advance_run, async_trait, validate_step, ContextStrategy, LoggedStep, MemoryError, Message,
-    NewSession, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport, SessionId,
-    SessionInfo, SessionStore, StepRecord,
+    NewSession, ObservationKey, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport,
+    SessionId, SessionInfo, SessionStore, StepRecord,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
@@ -374,6 +374,33 @@ impl RunLog for SqliteMemory {
         let steps = logged_steps(&mut tx, seq, info.message_count, Some(run_id)).await?;
         tx.commit().await.map_err(db("ending a read"))?;
         Ok(steps)
+    }
+
+    async fn observation(&self, key: &ObservationKey) -> Result<Option<String>, MemoryError> {
+        sqlx::query_scalar("SELECT text FROM observations WHERE key_digest = ?")
+            .bind(key.digest())
+            .fetch_optional(&self.pools.reader)
+            .await
+            .map_err(db("reading an observation"))
+    }
+
+    async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO observations (key_digest, model, question, images, text, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (key_digest) DO UPDATE SET text = excluded.text",
+        )
+        .bind(key.digest())
+        .bind(&key.model)
+        .bind(&key.question)
+        .bind(key.images.join(","))
+        .bind(text)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await
+        .map_err(db("saving an observation"))?;
+        tx.commit().await.map_err(db("committing an observation"))
     }
 }
 

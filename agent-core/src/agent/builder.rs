@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Agent, ApprovalHook};
+use super::{Agent, ApprovalHook, VisionStrategy};
 use crate::image_cache::ImageCache;
 use crate::memory::{ContextStrategy, RunLog, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
@@ -65,6 +65,7 @@ pub struct AgentBuilder {
     approval: Option<Arc<dyn ApprovalHook>>,
     image_cache: Option<ImageCache>,
     trace_contents: bool,
+    vision: Option<VisionStrategy>,
 }
 
 impl AgentBuilder {
@@ -204,6 +205,14 @@ impl AgentBuilder {
         self
     }
 
+    /// How images reach the model when tools are offered (default: the model's
+    /// [`vision_strategy`](crate::ChatModel::vision_strategy), `PerceiveThenAct` for Llama 3.2
+    /// Vision). With no tools, the model always sees the images.
+    pub fn vision_strategy(mut self, strategy: VisionStrategy) -> Self {
+        self.vision = Some(strategy);
+        self
+    }
+
     /// Builds the agent.
     pub fn build(mut self) -> Result<Agent, BuildError> {
         if let Some(error) = self.tool_errors.drain(..).next() {
@@ -215,6 +224,7 @@ impl AgentBuilder {
             (Some(_), None) => Some(SessionId::random()),
             (_, session) => session,
         };
+        let vision = self.vision.unwrap_or_else(|| model.vision_strategy());
         Ok(Agent {
             model,
             tool_specs: self.tools.specs().into(),
@@ -235,6 +245,8 @@ impl AgentBuilder {
             approval: self.approval,
             image_cache: self.image_cache.unwrap_or_default(),
             trace_contents: self.trace_contents,
+            vision,
+            observations: Default::default(),
         })
     }
 }

@@ -7,6 +7,7 @@ mod events;
 mod run;
 mod spans;
 mod trace;
+mod vision;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use builder::{AgentBuilder, BuildError, Limits};
 pub use error::AgentError;
 pub use events::{AgentEvent, AgentStream};
 pub use trace::{RunOutput, RunTrace, Step};
+pub use vision::{is_observation, UnknownVisionStrategy, VisionStrategy, MAX_CACHED_OBSERVATIONS};
 
 /// An agent: a model, its tools, optional memory, and the limits of a run.
 ///
@@ -72,6 +74,10 @@ pub struct Agent {
     image_cache: ImageCache,
     /// Whether spans carry message and tool contents.
     trace_contents: bool,
+    /// How images reach the model when tools are offered.
+    vision: VisionStrategy,
+    /// Observations made under [`VisionStrategy::PerceiveThenAct`], shared by clones.
+    observations: vision::ObservationCache,
 }
 
 impl std::fmt::Debug for Agent {
@@ -101,6 +107,11 @@ impl Agent {
         &self.image_cache
     }
 
+    /// How the agent shows images to its model when tools are offered.
+    pub fn vision_strategy(&self) -> VisionStrategy {
+        self.vision
+    }
+
     /// The session the agent reads and writes, when it has memory.
     pub fn session(&self) -> Option<&SessionId> {
         self.session.as_ref()
@@ -109,3 +120,5 @@ impl Agent {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vision_tests;

@@ -1,5 +1,6 @@
 //! The loop itself: call the model, dispatch its tool calls, commit each step, repeat.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,14 +10,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, Span};
 
+use super::vision::{observation_message, observation_request, observed_hashes, without_images};
 use super::{
     spans, Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step,
+    VisionStrategy,
 };
 use crate::error_kind::ToolErrorKind;
 use crate::history::History;
-use crate::memory::{MemoryError, NewSession, RunId, StepRecord};
+use crate::memory::{MemoryError, NewSession, ObservationKey, RunId, StepRecord};
 use crate::message::{new_call_id, ContentPart, ImageRef, Message, Role, ToolCall};
-use crate::model::{ChatRequest, ChatResponse, ModelError, StreamEvent, ToolChoice};
+use crate::model::{ChatRequest, ChatResponse, FinishReason, ModelError, StreamEvent, ToolChoice};
 use crate::tool::{ToolContext, ToolEffect, ToolExecution, ToolFailure};
 use crate::usage::Usage;
 
@@ -108,9 +111,19 @@ struct RunState<'a> {
     history: History,
     /// The images of `history`, each once, in order: what tools see of the conversation.
     images: Arc<Vec<ImageRef>>,
+    /// Whether new images are observed before the tool-using steps
+    /// ([`VisionStrategy::PerceiveThenAct`] with tools offered).
+    perceive: bool,
+    /// `history` with each image replaced by a reference, when `perceive`: what the tool-using
+    /// steps see.
+    text_history: History,
+    /// The images an observation in `history` covers, when `perceive`.
+    observed: HashSet<String>,
     trace: RunTrace,
     next_index: u32,
     model_steps: u32,
+    /// Model calls that offered the tools (all but observing calls).
+    acting_steps: u32,
     consecutive_failures: u32,
     /// The run's `invoke_agent` span.
     span: Span,
@@ -128,6 +141,10 @@ impl<'a> RunState<'a> {
             sink,
             history: History::new(),
             images: Arc::default(),
+            perceive: agent.vision == VisionStrategy::PerceiveThenAct
+                && !agent.tool_specs.is_empty(),
+            text_history: History::new(),
+            observed: HashSet::new(),
             trace: RunTrace {
                 run_id: RunId::random(),
                 steps: Vec::new(),
@@ -135,6 +152,7 @@ impl<'a> RunState<'a> {
             },
             next_index: 0,
             model_steps: 0,
+            acting_steps: 0,
             consecutive_failures: 0,
             span: spans::run(agent.model.name(), agent.session.as_ref()),
         }
@@ -158,6 +176,13 @@ impl<'a> RunState<'a> {
                     images.push(image.clone());
                 }
             }
+        }
+        if self.perceive {
+            for message in segment.iter() {
+                self.observed.extend(observed_hashes(message));
+            }
+            self.text_history
+                .append(without_images(&segment, &self.images));
         }
         self.history.append(segment);
     }
@@ -187,6 +212,7 @@ impl<'a> RunState<'a> {
         self.trace.run_id = last.run_id;
         self.next_index = last.steps;
         self.model_steps = last.steps.saturating_sub(1);
+        self.acting_steps = self.model_steps;
         self.load_history(None).await?;
         self.run_steps().await
     }
@@ -228,10 +254,14 @@ impl<'a> RunState<'a> {
                     trace: Box::new(self.trace),
                 });
             }
+            if self.perceive && self.observe_new_images().await? {
+                continue;
+            }
             let started = Instant::now();
             let index = self.next_index;
-            let response = self.call_model(index).await?;
+            let response = self.call_model(index, self.request()).await?;
             self.model_steps += 1;
+            self.acting_steps += 1;
 
             let mut assistant = response.message;
             assistant.role = Role::Assistant;
@@ -262,19 +292,14 @@ impl<'a> RunState<'a> {
             messages.extend(tool_results);
             let segment = self.commit(messages, response.usage, is_final).await?;
             self.extend_history(Arc::clone(&segment));
-            let step = Step::from_segment(
+            self.finish_step(
                 index,
                 segment,
                 response.finish_reason,
                 response.usage,
-                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            );
-            self.trace.usage.add(&step.usage);
-            if self.sink.is_some() {
-                self.emit(AgentEvent::StepFinished { step: step.clone() })
-                    .await;
-            }
-            self.trace.steps.push(step);
+                started,
+            )
+            .await;
 
             if is_final {
                 let message = self
@@ -302,10 +327,118 @@ impl<'a> RunState<'a> {
         }
     }
 
+    /// Records a committed step in the trace and tells the stream.
+    async fn finish_step(
+        &mut self,
+        index: u32,
+        segment: Arc<[Message]>,
+        finish_reason: FinishReason,
+        usage: Usage,
+        started: Instant,
+    ) {
+        let step = Step::from_segment(
+            index,
+            segment,
+            finish_reason,
+            usage,
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        );
+        self.trace.usage.add(&step.usage);
+        if self.sink.is_some() {
+            self.emit(AgentEvent::StepFinished { step: step.clone() })
+                .await;
+        }
+        self.trace.steps.push(step);
+    }
+
+    /// Under [`VisionStrategy::PerceiveThenAct`], observes the images no observation in the
+    /// history covers yet: from the agent's cache or the memory's when this model already
+    /// observed them for this question, else with one model call showing the images and the
+    /// question and no tools. The observation is committed as a step of its own. Returns
+    /// whether there was anything to observe.
+    async fn observe_new_images(&mut self) -> Result<bool, AgentError> {
+        let pending: Vec<ImageRef> = self
+            .images
+            .iter()
+            .filter(|image| !self.observed.contains(&image.sha256))
+            .map(|image| match image.data {
+                Some(_) => image.clone(),
+                None => self
+                    .agent
+                    .image_cache
+                    .get(&image.sha256)
+                    .unwrap_or_else(|| image.clone()),
+            })
+            .collect();
+        if pending.is_empty() {
+            return Ok(false);
+        }
+        let started = Instant::now();
+        let index = self.next_index;
+        let question = self
+            .history
+            .iter()
+            .rev()
+            .find(|message| message.role == Role::User)
+            .map(Message::text)
+            .unwrap_or_default();
+        let key = ObservationKey::new(
+            pending.iter().map(|image| image.sha256.clone()).collect(),
+            question.clone(),
+            self.agent.model.name(),
+        );
+        let mut cached = self.agent.observations.get(&key);
+        if let (None, Some(memory)) = (&cached, &self.agent.memory) {
+            cached = memory
+                .observation(&key)
+                .await
+                .map_err(|source| self.memory_error(source))?;
+        }
+        let (text, finish_reason, usage) = match cached {
+            Some(text) => {
+                tracing::debug!(images = pending.len(), "observation found in the cache");
+                (text, FinishReason::Stop, Usage::default())
+            }
+            None => {
+                let agent = self.agent;
+                let request = ChatRequest {
+                    messages: vec![observation_request(&question, &pending)].into(),
+                    tools: Arc::from([]),
+                    tool_choice: ToolChoice::Auto,
+                    sampling: agent.sampling.clone(),
+                    max_tokens: agent.max_tokens,
+                    stop: agent.stop.clone(),
+                    output_schema: None,
+                };
+                let response = self.call_model(index, request).await?;
+                self.model_steps += 1;
+                let text = response.message.text();
+                if let Some(memory) = &self.agent.memory {
+                    memory
+                        .save_observation(&key, &text)
+                        .await
+                        .map_err(|source| self.memory_error(source))?;
+                }
+                (text, response.finish_reason, response.usage)
+            }
+        };
+        self.agent.observations.insert(&key, &text);
+        let message = observation_message(&pending, &self.images, &text);
+        let segment = self.commit(vec![message], usage, false).await?;
+        self.extend_history(Arc::clone(&segment));
+        self.finish_step(index, segment, finish_reason, usage, started)
+            .await;
+        Ok(true)
+    }
+
     fn request(&self) -> ChatRequest {
         let agent = self.agent;
         ChatRequest {
-            messages: self.history.clone(),
+            messages: if self.perceive {
+                self.text_history.clone()
+            } else {
+                self.history.clone()
+            },
             tools: Arc::clone(&agent.tool_specs),
             tool_choice: self.tool_choice(),
             sampling: agent.sampling.clone(),
@@ -315,21 +448,24 @@ impl<'a> RunState<'a> {
         }
     }
 
-    /// The configured choice; after the first model call, a forcing choice
+    /// The configured choice; after the first acting model call, a forcing choice
     /// (`Required`/`Specific`) becomes `Auto` so the model can answer (unless disabled with
     /// [`AgentBuilder::reset_tool_choice`](super::AgentBuilder::reset_tool_choice)).
     fn tool_choice(&self) -> ToolChoice {
         let configured = &self.agent.tool_choice;
         let forcing = matches!(configured, ToolChoice::Required | ToolChoice::Specific(_));
-        if forcing && self.agent.reset_tool_choice && self.model_steps > 0 {
+        if forcing && self.agent.reset_tool_choice && self.acting_steps > 0 {
             ToolChoice::Auto
         } else {
             configured.clone()
         }
     }
 
-    async fn call_model(&mut self, step: u32) -> Result<ChatResponse, AgentError> {
-        let request = self.request();
+    async fn call_model(
+        &mut self,
+        step: u32,
+        request: ChatRequest,
+    ) -> Result<ChatResponse, AgentError> {
         let model = &self.agent.model;
         let span = spans::chat(model.name(), step);
         let result = if self.sink.is_none() {

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use super::window::select_context_of;
 use super::{
     advance_run, validate_export, validate_step, ContextStrategy, LoggedStep, MemoryError,
-    NewSession, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport, SessionId,
-    SessionInfo, SessionStore, StepRecord,
+    NewSession, ObservationKey, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport,
+    SessionId, SessionInfo, SessionStore, StepRecord,
 };
 use crate::message::{ImageRef, Message};
 use crate::usage::Usage;
@@ -42,6 +42,8 @@ struct Store {
     sessions: HashMap<SessionId, Session>,
     /// Images with bytes, once per hash: those messages carried and those imported.
     images: HashMap<String, ImageRef>,
+    /// Observations, by [`ObservationKey::digest`].
+    observations: HashMap<String, String>,
 }
 
 /// Memory held in a mutex-guarded map; nothing survives the process.
@@ -201,6 +203,17 @@ impl RunLog for InMemoryMemory {
             .filter(|step| &step.run_id == run_id)
             .map(|step| session.logged(step))
             .collect())
+    }
+
+    async fn observation(&self, key: &ObservationKey) -> Result<Option<String>, MemoryError> {
+        Ok(self.lock().observations.get(&key.digest()).cloned())
+    }
+
+    async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
+        self.lock()
+            .observations
+            .insert(key.digest(), text.to_string());
+        Ok(())
     }
 }
 

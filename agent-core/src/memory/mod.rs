@@ -25,8 +25,8 @@ pub use rules::{advance_run, validate_export, validate_image, validate_step};
 #[cfg(any(test, feature = "test-utils"))]
 pub use testing::any_conversation;
 pub use types::{
-    LoggedStep, NewSession, RunId, RunSummary, SearchHit, SearchQuery, SessionExport, SessionId,
-    SessionInfo, StepRecord,
+    LoggedStep, NewSession, ObservationKey, RunId, RunSummary, SearchHit, SearchQuery,
+    SessionExport, SessionId, SessionInfo, StepRecord,
 };
 pub use window::{
     read_context, read_context_in_chunks, select_context, ContextStrategy, MessageSource,
@@ -90,6 +90,20 @@ pub trait RunLog: Send + Sync {
         session: &SessionId,
         run_id: &RunId,
     ) -> Result<Vec<LoggedStep>, MemoryError>;
+
+    /// The cached observation under `key` (see
+    /// [`VisionStrategy::PerceiveThenAct`](crate::VisionStrategy::PerceiveThenAct)), if this
+    /// log keeps one. The default keeps none.
+    async fn observation(&self, key: &ObservationKey) -> Result<Option<String>, MemoryError> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Keeps an observation for later runs and sessions. The default keeps none.
+    async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
+        let _ = (key, text);
+        Ok(())
+    }
 }
 
 /// Administration of stored sessions: look up, list, rename, delete, search, export and
@@ -175,6 +189,12 @@ impl<M: RunLog + ?Sized> RunLog for std::sync::Arc<M> {
         run_id: &RunId,
     ) -> Result<Vec<LoggedStep>, MemoryError> {
         (**self).run_steps(session, run_id).await
+    }
+    async fn observation(&self, key: &ObservationKey) -> Result<Option<String>, MemoryError> {
+        (**self).observation(key).await
+    }
+    async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
+        (**self).save_observation(key, text).await
     }
 }
 

@@ -148,6 +148,45 @@ pub struct RunSummary {
     pub finished: bool,
 }
 
+/// What an observation of images answers: the images (by SHA-256, in order), the question it
+/// was made for and the model that looked. Observations are cached under it (see
+/// [`VisionStrategy::PerceiveThenAct`](crate::VisionStrategy::PerceiveThenAct)).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObservationKey {
+    /// The observed images' SHA-256s, in the order they were shown.
+    pub images: Vec<String>,
+    /// The question the observation was made for.
+    pub question: String,
+    /// The model that made it.
+    pub model: String,
+}
+
+impl ObservationKey {
+    /// A key for `images` observed for `question` by `model`.
+    pub fn new(images: Vec<String>, question: impl Into<String>, model: impl Into<String>) -> Self {
+        ObservationKey {
+            images,
+            question: question.into(),
+            model: model.into(),
+        }
+    }
+
+    /// A hex SHA-256 of the whole key: what stores index it by.
+    pub fn digest(&self) -> String {
+        let mut text = String::new();
+        for part in [self.model.as_str(), self.question.as_str()] {
+            text.push_str(&part.len().to_string());
+            text.push(':');
+            text.push_str(part);
+        }
+        for image in &self.images {
+            text.push('/');
+            text.push_str(image);
+        }
+        crate::message::sha256_hex(text.as_bytes())
+    }
+}
+
 /// A full-text search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchQuery {

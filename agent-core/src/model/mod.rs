@@ -380,6 +380,12 @@ pub trait ChatModel: Send + Sync {
     fn token_counter(&self) -> Option<crate::TokenCounter> {
         None
     }
+
+    /// How an agent should show this model images when it also offers tools. The default
+    /// reads the model's [`name`](ChatModel::name) with [`VisionStrategy::for_model_name`].
+    fn vision_strategy(&self) -> crate::VisionStrategy {
+        crate::VisionStrategy::for_model_name(self.name())
+    }
 }
 
 /// The events a stream yields for a complete response: text, tool calls, `Done`.
@@ -417,6 +423,10 @@ impl<M: ChatModel + ?Sized> ChatModel for Arc<M> {
     fn token_counter(&self) -> Option<crate::TokenCounter> {
         (**self).token_counter()
     }
+
+    fn vision_strategy(&self) -> crate::VisionStrategy {
+        (**self).vision_strategy()
+    }
 }
 
 #[async_trait]
@@ -439,6 +449,10 @@ impl<M: ChatModel + ?Sized> ChatModel for Box<M> {
 
     fn token_counter(&self) -> Option<crate::TokenCounter> {
         (**self).token_counter()
+    }
+
+    fn vision_strategy(&self) -> crate::VisionStrategy {
+        (**self).vision_strategy()
     }
 }
 

@@ -200,3 +200,30 @@ async fn image_bytes_fill_in_an_earlier_reference() -> anyhow::Result<()> {
     assert_eq!(count_rows(&db.path, "images").await?, 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn observations_outlive_the_process_and_are_keyed_by_model_question_and_images(
+) -> anyhow::Result<()> {
+    use argus_core::ObservationKey;
+    let db = TempDb::new()?;
+    let key = ObservationKey::new(vec!["ab".repeat(32)], "How many squares?", "tiny");
+    {
+        let memory = db.open().await?;
+        assert_eq!(memory.observation(&key).await?, None);
+        memory.save_observation(&key, "three squares").await?;
+        memory.save_observation(&key, "three red squares").await?;
+    }
+    let memory = db.open().await?;
+    assert_eq!(
+        memory.observation(&key).await?.as_deref(),
+        Some("three red squares")
+    );
+    for other in [
+        ObservationKey::new(key.images.clone(), "What colour?", "tiny"),
+        ObservationKey::new(key.images.clone(), key.question.clone(), "other-model"),
+        ObservationKey::new(vec!["cd".repeat(32)], key.question.clone(), "tiny"),
+    ] {
+        assert_eq!(memory.observation(&other).await?, None, "{other:?}");
+    }
+    Ok(())
+}

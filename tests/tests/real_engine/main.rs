@@ -108,3 +108,5 @@ async fn a_forced_calculator_call_runs_to_an_answer_and_every_step_is_stored() -
     assert_eq!(reopened.session(&session).await?.message_count, 8);
     Ok(())
 }
+
+mod perceive;

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use argus_core::{
     async_trait, CallAssembler, ChatModel, ChatRequest, ChatResponse, ChatStream, ImageCache,
-    ModelError, OutputMode,
+    ModelError, OutputMode, VisionStrategy,
 };
 use mistralrs::{ModelCategory, Response};
 
@@ -230,5 +230,19 @@ impl ChatModel for MistralRsModel {
 
     fn token_counter(&self) -> Option<argus_core::TokenCounter> {
         self.inner.token_counter.clone()
+    }
+
+    /// `PerceiveThenAct` for Llama 3.2 Vision (mllama), whose prompt format does not take tool
+    /// calls with images; `Direct` for other local models; by name for hub models.
+    fn vision_strategy(&self) -> VisionStrategy {
+        match &self.inner.kind {
+            ModelKind::Vision { architecture, .. }
+                if architecture == "MllamaForConditionalGeneration" =>
+            {
+                VisionStrategy::PerceiveThenAct
+            }
+            ModelKind::Hub => VisionStrategy::for_model_name(&self.inner.name),
+            _ => VisionStrategy::Direct,
+        }
     }
 }

@@ -2,7 +2,9 @@
 
 use std::io::Cursor;
 
-use argus_core::{validate_arguments, Agent, ChatModel, ChatRequest, Message, ToolChoice};
+use argus_core::{
+    validate_arguments, Agent, ChatModel, ChatRequest, Message, ToolChoice, VisionStrategy,
+};
 use argus_vision::ImageLoader;
 use image::{DynamicImage, Rgb, RgbImage};
 
@@ -75,6 +77,9 @@ async fn forced_call_is_dispatched_by_the_agent_and_the_run_ends_with_an_answer(
         .model(CallOnceThenAnswer(model.clone()))
         .system_prompt("You are a careful assistant. Use the calculator for arithmetic.")
         .tool(tool)
+        // The image and the tool schemas in one prompt (see tests/real_engine for the default,
+        // perceive-then-act).
+        .vision_strategy(VisionStrategy::Direct)
         // Enough for the longest call the grammar allows: 24 characters of `expr` (each up to
         // 4 byte-level tokens) plus the JSON around them.
         .max_tokens(160)
