@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, Span};
 
 use super::{
-    spans, Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step,
+    handoff, spans, Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step,
 };
 use crate::error_kind::ToolErrorKind;
 use crate::history::History;
@@ -101,7 +101,12 @@ impl Agent {
 
 /// One run in progress.
 struct RunState<'a> {
+    /// The agent the run started with: its memory session, limits and image cache serve the
+    /// whole run.
     agent: &'a Agent,
+    /// The agent the conversation was last handed off to, whose model, tools and system prompt
+    /// the run uses from then on.
+    handed_off: Option<Agent>,
     cancel: CancellationToken,
     sink: Option<mpsc::Sender<AgentEvent>>,
     /// Shares its segments with the requests it was lent to and the steps of the trace.
@@ -124,6 +129,7 @@ impl<'a> RunState<'a> {
     ) -> Self {
         RunState {
             agent,
+            handed_off: None,
             cancel,
             sink,
             history: History::new(),
@@ -136,7 +142,11 @@ impl<'a> RunState<'a> {
             next_index: 0,
             model_steps: 0,
             consecutive_failures: 0,
-            span: spans::run(agent.model.name(), agent.session.as_ref()),
+            span: spans::run(
+                agent.name.as_deref(),
+                agent.model.name(),
+                agent.session.as_ref(),
+            ),
         }
     }
 
@@ -241,7 +251,7 @@ impl<'a> RunState<'a> {
                 }
             }
             let is_final = assistant.tool_calls.is_empty() && response.malformed_calls.is_empty();
-            let tool_results = if is_final {
+            let mut tool_results = if is_final {
                 Vec::new()
             } else if assistant.tool_calls.is_empty() {
                 self.consecutive_failures += 1;
@@ -249,6 +259,7 @@ impl<'a> RunState<'a> {
             } else {
                 self.dispatch(index, &assistant.tool_calls).await
             };
+            let handoff = handoff::resolve(self.active(), &mut tool_results);
             for result in &tool_results {
                 match result.tool_result.as_ref().map(|info| info.error) {
                     Some(Some(_)) => self.consecutive_failures += 1,
@@ -275,6 +286,9 @@ impl<'a> RunState<'a> {
                     .await;
             }
             self.trace.steps.push(step);
+            if let Some(target) = handoff {
+                self.hand_off(index, target).await;
+            }
 
             if is_final {
                 let message = self
@@ -282,10 +296,12 @@ impl<'a> RunState<'a> {
                     .steps
                     .last()
                     .map_or_else(|| Message::assistant(""), |step| step.assistant().clone());
+                let agent = self.active().name.clone();
                 return Ok(RunOutput {
                     answer: message.text(),
                     message,
                     trace: self.trace,
+                    agent,
                 });
             }
             if self.cancel.is_cancelled() {
@@ -302,8 +318,36 @@ impl<'a> RunState<'a> {
         }
     }
 
+    /// The agent running the conversation now: the last one handed off to, else the first.
+    fn active(&self) -> &Agent {
+        self.handed_off.as_ref().unwrap_or(self.agent)
+    }
+
+    /// Continues the run with `target`: its system prompt replaces the current one.
+    async fn hand_off(&mut self, step: u32, target: Agent) {
+        let from = self.active();
+        tracing::info!(
+            from = from.name.as_deref(),
+            to = target.name.as_deref(),
+            step,
+            "handoff"
+        );
+        let history = handoff::swap_system_prompt(
+            &self.history,
+            from.system_prompt.as_deref(),
+            target.system_prompt.as_deref(),
+        );
+        let from = from.name.clone();
+        self.history = history;
+        if self.sink.is_some() {
+            let to = target.name.clone().unwrap_or_default();
+            self.emit(AgentEvent::Handoff { step, from, to }).await;
+        }
+        self.handed_off = Some(target);
+    }
+
     fn request(&self) -> ChatRequest {
-        let agent = self.agent;
+        let agent = self.active();
         ChatRequest {
             messages: self.history.clone(),
             tools: Arc::clone(&agent.tool_specs),
@@ -319,9 +363,9 @@ impl<'a> RunState<'a> {
     /// (`Required`/`Specific`) becomes `Auto` so the model can answer (unless disabled with
     /// [`AgentBuilder::reset_tool_choice`](super::AgentBuilder::reset_tool_choice)).
     fn tool_choice(&self) -> ToolChoice {
-        let configured = &self.agent.tool_choice;
+        let configured = &self.active().tool_choice;
         let forcing = matches!(configured, ToolChoice::Required | ToolChoice::Specific(_));
-        if forcing && self.agent.reset_tool_choice && self.model_steps > 0 {
+        if forcing && self.active().reset_tool_choice && self.model_steps > 0 {
             ToolChoice::Auto
         } else {
             configured.clone()
@@ -330,7 +374,7 @@ impl<'a> RunState<'a> {
 
     async fn call_model(&mut self, step: u32) -> Result<ChatResponse, AgentError> {
         let request = self.request();
-        let model = &self.agent.model;
+        let model = &self.active().model;
         let span = spans::chat(model.name(), step);
         let result = if self.sink.is_none() {
             tokio::select! {
@@ -362,7 +406,7 @@ impl<'a> RunState<'a> {
         step: u32,
         request: ChatRequest,
     ) -> Result<ChatResponse, ModelError> {
-        let mut stream = self.agent.model.chat_stream(request).await?;
+        let mut stream = self.active().model.chat_stream(request).await?;
         while let Some(event) = stream.next().await {
             match event? {
                 StreamEvent::TextDelta { text } => {
@@ -407,7 +451,7 @@ impl<'a> RunState<'a> {
                 let contents = self.agent.trace_contents;
                 let span = spans::tool(call, contents);
                 let execution = self
-                    .agent
+                    .active()
                     .tools
                     .call(call, ctx)
                     .instrument(span.clone())
@@ -438,8 +482,8 @@ impl<'a> RunState<'a> {
     }
 
     async fn approve(&self, call: &ToolCall) -> Approval {
-        let (Some(hook), Some(tool)) = (&self.agent.approval, self.agent.tools.get(&call.name))
-        else {
+        let active = self.active();
+        let (Some(hook), Some(tool)) = (&active.approval, active.tools.get(&call.name)) else {
             return Approval::Approve;
         };
         if tool.policy().effect != ToolEffect::SideEffecting {
