@@ -3,6 +3,8 @@
 
 #![cfg(feature = "local")]
 #![allow(clippy::unwrap_used)]
+// Both examples load the shared `real_model` module; each copy is private to its example.
+#![allow(clippy::duplicate_mod)]
 
 #[allow(dead_code)]
 #[path = "../examples/planner_describer.rs"]

@@ -90,6 +90,7 @@ impl AgentBuilder {
     /// transferred; the run then continues with the target's model, tools, system prompt,
     /// sampling and approval hook, and its own handoffs, so handoffs chain. The run keeps this
     /// agent's memory session, limits and step count: the step limit bounds the whole chain.
+    /// A resumed run ([`Agent::resume`]) continues with the agent it is called on.
     pub fn handoff(mut self, target: Agent, description: impl Into<String>) -> Self {
         self.handoffs.push((target, description.into()));
         self
