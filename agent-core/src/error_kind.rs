@@ -23,6 +23,9 @@ pub enum ToolErrorKind {
     Denied,
     /// The run was cancelled while the tool ran.
     Cancelled,
+    /// The tool ran out of steps: an agent used as a tool reached its step limit without an
+    /// answer.
+    StepLimit,
 }
 
 impl ToolErrorKind {
@@ -36,6 +39,7 @@ impl ToolErrorKind {
             ToolErrorKind::Panicked => "panicked",
             ToolErrorKind::Denied => "denied",
             ToolErrorKind::Cancelled => "cancelled",
+            ToolErrorKind::StepLimit => "step_limit",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::handoff::Handoff;
 use super::{Agent, ApprovalHook, VisionStrategy};
 use crate::image_cache::ImageCache;
 use crate::memory::{ContextStrategy, RunLog, SessionId};
@@ -44,11 +45,15 @@ pub enum BuildError {
     /// A tool could not be registered.
     #[error(transparent)]
     Tool(#[from] RegistryError),
+    /// A handoff names an agent without a name: its `transfer_to_` tool needs one.
+    #[error("a handoff target needs a name: call `.name(..)` on its builder")]
+    UnnamedHandoffTarget,
 }
 
 /// Builds an [`Agent`]; start with [`Agent::builder`].
 #[derive(Default)]
 pub struct AgentBuilder {
+    name: Option<String>,
     model: Option<Arc<dyn ChatModel>>,
     tools: ToolRegistry,
     tool_errors: Vec<RegistryError>,
@@ -66,9 +71,32 @@ pub struct AgentBuilder {
     image_cache: Option<ImageCache>,
     trace_contents: bool,
     vision: Option<VisionStrategy>,
+    handoffs: Vec<(Agent, String)>,
 }
 
 impl AgentBuilder {
+    /// The agent's name: recorded as `gen_ai.agent.name` on its runs' `invoke_agent` spans,
+    /// reported by [`RunOutput::agent`](super::RunOutput::agent), and the name other agents
+    /// hand off to (`transfer_to_<name>`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Lets the model transfer the conversation to `target` (which must have a name) by calling
+    /// the tool `transfer_to_<name>`, described to the model with `description` (when to
+    /// transfer).
+    ///
+    /// The step with the call is committed with a result saying the conversation was
+    /// transferred; the run then continues with the target's model, tools, system prompt,
+    /// sampling and approval hook, and its own handoffs, so handoffs chain. The run keeps this
+    /// agent's memory session, limits and step count: the step limit bounds the whole chain.
+    /// A resumed run ([`Agent::resume`]) continues with the agent it is called on.
+    pub fn handoff(mut self, target: Agent, description: impl Into<String>) -> Self {
+        self.handoffs.push((target, description.into()));
+        self
+    }
+
     /// The model (required).
     pub fn model(self, model: impl ChatModel + 'static) -> Self {
         self.shared_model(Arc::new(model))
@@ -219,6 +247,16 @@ impl AgentBuilder {
             return Err(error.into());
         }
         let model = self.model.ok_or(BuildError::MissingModel)?;
+        let mut handoffs = Vec::with_capacity(self.handoffs.len());
+        for (target, description) in self.handoffs {
+            let name = target
+                .name()
+                .ok_or(BuildError::UnnamedHandoffTarget)?
+                .to_string();
+            let handoff = Handoff::new(&name, target);
+            self.tools.register(handoff.tool(&name, &description))?;
+            handoffs.push(handoff);
+        }
         let session = match (&self.memory, self.session) {
             (None, Some(_)) => return Err(BuildError::SessionWithoutMemory),
             (Some(_), None) => Some(SessionId::random()),
@@ -226,6 +264,7 @@ impl AgentBuilder {
         };
         let vision = self.vision.unwrap_or_else(|| model.vision_strategy());
         Ok(Agent {
+            name: self.name,
             model,
             tool_specs: self.tools.specs().into(),
             tools: Arc::new(self.tools),
@@ -247,6 +286,7 @@ impl AgentBuilder {
             trace_contents: self.trace_contents,
             vision,
             observations: Default::default(),
+            handoffs: handoffs.into(),
         })
     }
 }

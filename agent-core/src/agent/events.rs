@@ -41,6 +41,15 @@ pub enum AgentEvent {
         /// The step.
         step: Step,
     },
+    /// The conversation was handed off: from this step on, `to` runs it.
+    Handoff {
+        /// The step that called the `transfer_to_` tool.
+        step: u32,
+        /// The agent that handed off, when it has a name.
+        from: Option<String>,
+        /// The agent that took over.
+        to: String,
+    },
     /// The run ended with an answer. Always the last event of a successful run.
     Final {
         /// The answer and trace.

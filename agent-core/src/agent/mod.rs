@@ -1,9 +1,11 @@
 //! The agent loop: model calls, concurrent tool dispatch, memory, events and limits.
 
+mod agent_tool;
 mod approval;
 mod builder;
 mod error;
 mod events;
+mod handoff;
 mod run;
 mod spans;
 mod trace;
@@ -16,6 +18,7 @@ use crate::memory::{ContextStrategy, RunLog, SessionId};
 use crate::model::{ChatModel, Sampling, ToolChoice};
 use crate::tool::{ToolRegistry, ToolSpec};
 
+pub use agent_tool::{AgentTool, AgentToolArgs, DEFAULT_AGENT_TOOL_TIMEOUT};
 pub use approval::{Approval, ApprovalHook};
 pub use builder::{AgentBuilder, BuildError, Limits};
 pub use error::AgentError;
@@ -56,6 +59,8 @@ pub use vision::{is_observation, UnknownVisionStrategy, VisionStrategy, MAX_CACH
 /// ```
 #[derive(Clone)]
 pub struct Agent {
+    /// Names the agent in spans, events, handoff tools and [`RunOutput::agent`].
+    name: Option<String>,
     model: Arc<dyn ChatModel>,
     tools: Arc<ToolRegistry>,
     /// The registry's specs, shared by every request.
@@ -78,11 +83,14 @@ pub struct Agent {
     vision: VisionStrategy,
     /// Observations made under [`VisionStrategy::PerceiveThenAct`], shared by clones.
     observations: vision::ObservationCache,
+    /// The agents the model may transfer the conversation to.
+    handoffs: Arc<[handoff::Handoff]>,
 }
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
+            .field("name", &self.name)
             .field("model", &self.model.name())
             .field("tools", &self.tools)
             .field("session", &self.session)
@@ -97,7 +105,12 @@ impl Agent {
         AgentBuilder::default()
     }
 
-    /// The agent's tools.
+    /// The agent's name, when it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The agent's tools (its `transfer_to_` handoff tools included).
     pub fn tools(&self) -> &ToolRegistry {
         &self.tools
     }

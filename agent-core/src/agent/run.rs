@@ -12,8 +12,8 @@ use tracing::{Instrument as _, Span};
 
 use super::vision::{observation_message, observation_request, observed_hashes, without_images};
 use super::{
-    spans, Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace, Step,
-    VisionStrategy,
+    handoff, spans, Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace,
+    Step, VisionStrategy,
 };
 use crate::error_kind::ToolErrorKind;
 use crate::history::History;
@@ -104,7 +104,12 @@ impl Agent {
 
 /// One run in progress.
 struct RunState<'a> {
+    /// The agent the run started with: its memory session, limits and image cache serve the
+    /// whole run.
     agent: &'a Agent,
+    /// The agent the conversation was last handed off to, whose model, tools and system prompt
+    /// the run uses from then on.
+    handed_off: Option<Agent>,
     cancel: CancellationToken,
     sink: Option<mpsc::Sender<AgentEvent>>,
     /// Shares its segments with the requests it was lent to and the steps of the trace.
@@ -137,12 +142,12 @@ impl<'a> RunState<'a> {
     ) -> Self {
         RunState {
             agent,
+            handed_off: None,
             cancel,
             sink,
             history: History::new(),
             images: Arc::default(),
-            perceive: agent.vision == VisionStrategy::PerceiveThenAct
-                && !agent.tool_specs.is_empty(),
+            perceive: perceives(agent),
             text_history: History::new(),
             observed: HashSet::new(),
             trace: RunTrace {
@@ -154,7 +159,11 @@ impl<'a> RunState<'a> {
             model_steps: 0,
             acting_steps: 0,
             consecutive_failures: 0,
-            span: spans::run(agent.model.name(), agent.session.as_ref()),
+            span: spans::run(
+                agent.name.as_deref(),
+                agent.model.name(),
+                agent.session.as_ref(),
+            ),
         }
     }
 
@@ -271,7 +280,7 @@ impl<'a> RunState<'a> {
                 }
             }
             let is_final = assistant.tool_calls.is_empty() && response.malformed_calls.is_empty();
-            let tool_results = if is_final {
+            let mut tool_results = if is_final {
                 Vec::new()
             } else if assistant.tool_calls.is_empty() {
                 self.consecutive_failures += 1;
@@ -279,6 +288,7 @@ impl<'a> RunState<'a> {
             } else {
                 self.dispatch(index, &assistant.tool_calls).await
             };
+            let handoff = handoff::resolve(self.active(), &mut tool_results);
             for result in &tool_results {
                 match result.tool_result.as_ref().map(|info| info.error) {
                     Some(Some(_)) => self.consecutive_failures += 1,
@@ -300,6 +310,9 @@ impl<'a> RunState<'a> {
                 started,
             )
             .await;
+            if let Some(target) = handoff {
+                self.hand_off(index, target).await;
+            }
 
             if is_final {
                 let message = self
@@ -307,10 +320,12 @@ impl<'a> RunState<'a> {
                     .steps
                     .last()
                     .map_or_else(|| Message::assistant(""), |step| step.assistant().clone());
+                let agent = self.active().name.clone();
                 return Ok(RunOutput {
                     answer: message.text(),
                     message,
                     trace: self.trace,
+                    agent,
                 });
             }
             if self.cancel.is_cancelled() {
@@ -385,7 +400,7 @@ impl<'a> RunState<'a> {
         let key = ObservationKey::new(
             pending.iter().map(|image| image.sha256.clone()).collect(),
             question.clone(),
-            self.agent.model.name(),
+            self.active().model.name(),
         );
         let mut cached = self.agent.observations.get(&key);
         if let (None, Some(memory)) = (&cached, &self.agent.memory) {
@@ -431,8 +446,48 @@ impl<'a> RunState<'a> {
         Ok(true)
     }
 
+    /// The agent running the conversation now: the last one handed off to, else the first.
+    fn active(&self) -> &Agent {
+        self.handed_off.as_ref().unwrap_or(self.agent)
+    }
+
+    /// Continues the run with `target`: its system prompt replaces the current one.
+    async fn hand_off(&mut self, step: u32, target: Agent) {
+        let from = self.active();
+        tracing::info!(
+            from = from.name.as_deref(),
+            to = target.name.as_deref(),
+            step,
+            "handoff"
+        );
+        let history = handoff::swap_system_prompt(
+            &self.history,
+            from.system_prompt.as_deref(),
+            target.system_prompt.as_deref(),
+        );
+        let from = from.name.clone();
+        self.history = history;
+        if self.sink.is_some() {
+            let to = target.name.clone().unwrap_or_default();
+            self.emit(AgentEvent::Handoff { step, from, to }).await;
+        }
+        self.handed_off = Some(target);
+        self.perceive = perceives(self.active());
+        if self.perceive {
+            self.text_history = History::new();
+            let segments: Vec<Arc<[Message]>> = self.history.segments().cloned().collect();
+            for segment in segments {
+                for message in segment.iter() {
+                    self.observed.extend(observed_hashes(message));
+                }
+                self.text_history
+                    .append(without_images(&segment, &self.images));
+            }
+        }
+    }
+
     fn request(&self) -> ChatRequest {
-        let agent = self.agent;
+        let agent = self.active();
         ChatRequest {
             messages: if self.perceive {
                 self.text_history.clone()
@@ -452,9 +507,9 @@ impl<'a> RunState<'a> {
     /// (`Required`/`Specific`) becomes `Auto` so the model can answer (unless disabled with
     /// [`AgentBuilder::reset_tool_choice`](super::AgentBuilder::reset_tool_choice)).
     fn tool_choice(&self) -> ToolChoice {
-        let configured = &self.agent.tool_choice;
+        let configured = &self.active().tool_choice;
         let forcing = matches!(configured, ToolChoice::Required | ToolChoice::Specific(_));
-        if forcing && self.agent.reset_tool_choice && self.acting_steps > 0 {
+        if forcing && self.active().reset_tool_choice && self.acting_steps > 0 {
             ToolChoice::Auto
         } else {
             configured.clone()
@@ -466,7 +521,7 @@ impl<'a> RunState<'a> {
         step: u32,
         request: ChatRequest,
     ) -> Result<ChatResponse, AgentError> {
-        let model = &self.agent.model;
+        let model = &self.active().model;
         let span = spans::chat(model.name(), step);
         let result = if self.sink.is_none() {
             tokio::select! {
@@ -498,7 +553,7 @@ impl<'a> RunState<'a> {
         step: u32,
         request: ChatRequest,
     ) -> Result<ChatResponse, ModelError> {
-        let mut stream = self.agent.model.chat_stream(request).await?;
+        let mut stream = self.active().model.chat_stream(request).await?;
         while let Some(event) = stream.next().await {
             match event? {
                 StreamEvent::TextDelta { text } => {
@@ -543,7 +598,7 @@ impl<'a> RunState<'a> {
                 let contents = self.agent.trace_contents;
                 let span = spans::tool(call, contents);
                 let execution = self
-                    .agent
+                    .active()
                     .tools
                     .call(call, ctx)
                     .instrument(span.clone())
@@ -574,8 +629,8 @@ impl<'a> RunState<'a> {
     }
 
     async fn approve(&self, call: &ToolCall) -> Approval {
-        let (Some(hook), Some(tool)) = (&self.agent.approval, self.agent.tools.get(&call.name))
-        else {
+        let active = self.active();
+        let (Some(hook), Some(tool)) = (&active.approval, active.tools.get(&call.name)) else {
             return Approval::Approve;
         };
         if tool.policy().effect != ToolEffect::SideEffecting {
@@ -624,6 +679,11 @@ impl<'a> RunState<'a> {
             trace: Box::new(self.trace.clone()),
         }
     }
+}
+
+/// Whether `agent` observes images before its tool-using steps.
+fn perceives(agent: &Agent) -> bool {
+    agent.vision == VisionStrategy::PerceiveThenAct && !agent.tool_specs.is_empty()
 }
 
 /// Tells the model its tool call could not be parsed, so it can try again.

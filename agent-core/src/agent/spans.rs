@@ -18,11 +18,12 @@ use crate::model::{ChatResponse, ModelError};
 use crate::tool::ToolExecution;
 use crate::usage::Usage;
 
-/// The span of a whole run (`invoke_agent`).
-pub(super) fn run(model: &str, session: Option<&SessionId>) -> Span {
+/// The span of a whole run (`invoke_agent`) of the agent `agent`, when it has a name.
+pub(super) fn run(agent: Option<&str>, model: &str, session: Option<&SessionId>) -> Span {
     tracing::info_span!(
         "invoke_agent",
         gen_ai.operation.name = "invoke_agent",
+        gen_ai.agent.name = agent,
         gen_ai.request.model = model,
         gen_ai.conversation.id = session.map(SessionId::as_str),
         gen_ai.usage.input_tokens = Empty,
@@ -297,6 +298,55 @@ mod tests {
         );
         assert_eq!(tool.fields["gen_ai.tool.call.result"], "SECRET");
         assert!(spans[3].fields["gen_ai.output.messages"].contains("done"));
+    }
+
+    #[tokio::test]
+    async fn an_inner_agents_run_is_named_and_nested_in_the_tool_call() {
+        let (recorder, _default) = recording();
+        let inner = Agent::builder()
+            .name("describer")
+            .model(ScriptedModel::new().then_text("a cat"))
+            .build()
+            .unwrap();
+        let unnamed = Agent::builder()
+            .model(ScriptedModel::new().then_text("a dog"))
+            .build()
+            .unwrap();
+        let model = ScriptedModel::new()
+            .then_calls(vec![
+                ToolCall::new("describe", json!({"input": "what?"})),
+                ToolCall::new("other", json!({"input": "what?"})),
+            ])
+            .then_text("a cat and a dog");
+        let agent = Agent::builder()
+            .name("planner")
+            .model(model)
+            .tool(inner.into_tool("describe", "Describes."))
+            .tool(unnamed.into_tool("other", "Describes too."))
+            .tool_concurrency(1)
+            .build()
+            .unwrap();
+        agent.run("look").await.unwrap();
+
+        let spans = recorder.0.lock().unwrap().clone();
+        let runs: Vec<(&str, Option<&str>)> = spans
+            .iter()
+            .filter(|span| span.name == "invoke_agent")
+            .map(|span| {
+                (
+                    span.fields["gen_ai.agent.name"].as_str(),
+                    span.parent.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                ("planner", None),
+                ("describer", Some("execute_tool")),
+                ("other", Some("execute_tool"))
+            ]
+        );
     }
 
     #[tokio::test]

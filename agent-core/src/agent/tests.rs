@@ -486,6 +486,7 @@ async fn stream_yields_deltas_calls_steps_and_final() {
                 "finished"
             }
             AgentEvent::StepFinished { .. } => "step",
+            AgentEvent::Handoff { .. } => "handoff",
             AgentEvent::Final { output } => {
                 assert_eq!(output.answer, text);
                 "final"

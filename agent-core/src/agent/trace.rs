@@ -134,6 +134,10 @@ pub struct RunOutput {
     pub message: Message,
     /// Every step of the run, the last one included.
     pub trace: RunTrace,
+    /// The name of the agent that answered: the one the run started with, or the last one
+    /// it was handed off to; `None` when that agent has no name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 #[cfg(test)]

@@ -62,6 +62,21 @@ impl FnTool {
         }
     }
 
+    /// A tool from its spec and an erased call that reports its own failures.
+    pub(crate) fn from_erased<F>(spec: ToolSpec, policy: ToolPolicy, call: F) -> Self
+    where
+        F: Fn(Value, ToolContext) -> BoxFuture<'static, Result<Value, ToolFailure>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        FnTool {
+            spec,
+            policy,
+            call: Arc::new(call),
+        }
+    }
+
     /// The spec the model sees.
     pub fn spec(&self) -> &ToolSpec {
         &self.spec
