@@ -182,7 +182,10 @@ async fn mllama_observes_then_calls_the_image_tool_by_hash_and_repeats_come_from
     let crop: Vec<&ImageRef> = result.images().collect();
     assert_eq!(crop.len(), 1);
     assert_ne!(crop[0].sha256, photo.sha256);
-    assert_eq!((crop[0].width, crop[0].height), (Some(32), Some(32)));
+    // The top-left quarter, zoomed: red all over, where the photo has blue too.
+    let pixels = image::load_from_memory(crop[0].data.as_deref().unwrap())?.to_rgb8();
+    assert_eq!(pixels.width(), pixels.height());
+    assert!(pixels.pixels().all(|p| p[0] > 150 && p[2] < 100));
 
     // 3. Observe again: the crop alone, no tool schemas.
     assert!(requests[2].tools.is_empty());
