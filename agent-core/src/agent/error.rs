@@ -49,6 +49,16 @@ pub enum AgentError {
         /// What happened until then.
         trace: Box<RunTrace>,
     },
+    /// A typed run's answer was still not a valid value after one repair.
+    #[error("the answer is not a valid value: {reason}")]
+    InvalidOutput {
+        /// The answer as the model wrote it.
+        raw: String,
+        /// Why it was refused.
+        reason: String,
+        /// What happened until then.
+        trace: Box<RunTrace>,
+    },
     /// `resume` found no unfinished run.
     #[error("there is no unfinished run to resume")]
     NothingToResume,
@@ -62,7 +72,8 @@ impl AgentError {
             | AgentError::TooManyFailures { trace, .. }
             | AgentError::Cancelled { trace }
             | AgentError::Model { trace, .. }
-            | AgentError::Memory { trace, .. } => Some(trace),
+            | AgentError::Memory { trace, .. }
+            | AgentError::InvalidOutput { trace, .. } => Some(trace),
             AgentError::NothingToResume => None,
         }
     }

@@ -9,6 +9,7 @@ mod handoff;
 mod run;
 mod spans;
 mod trace;
+mod typed;
 mod vision;
 
 use std::sync::Arc;
@@ -133,5 +134,7 @@ impl Agent {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typed_tests;
 #[cfg(test)]
 mod vision_tests;

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument as _, Span};
 
+use super::typed::{repair_request, OutputSpec};
 use super::vision::{observation_message, observation_request, observed_hashes, without_images};
 use super::{
     handoff, spans, Agent, AgentError, AgentEvent, AgentStream, Approval, RunOutput, RunTrace,
@@ -73,7 +74,7 @@ impl Agent {
         result
     }
 
-    fn spawn_stream(
+    pub(super) fn spawn_stream(
         &self,
         start: impl FnOnce(RunState<'_>) -> futures::future::BoxFuture<'_, Result<RunOutput, AgentError>>
             + Send
@@ -103,7 +104,7 @@ impl Agent {
 }
 
 /// One run in progress.
-struct RunState<'a> {
+pub(super) struct RunState<'a> {
     /// The agent the run started with: its memory session, limits and image cache serve the
     /// whole run.
     agent: &'a Agent,
@@ -131,11 +132,18 @@ struct RunState<'a> {
     acting_steps: u32,
     consecutive_failures: u32,
     /// The run's `invoke_agent` span.
-    span: Span,
+    pub(super) span: Span,
+    /// The schema and check of a typed answer.
+    output: Option<OutputSpec>,
+    /// Whether the tool-using steps are over and the answer is written under the output
+    /// schema (a draft answer did not parse).
+    formatting: bool,
+    /// Whether an invalid structured answer was already fed back.
+    repaired: bool,
 }
 
 impl<'a> RunState<'a> {
-    fn new(
+    pub(super) fn new(
         agent: &'a Agent,
         cancel: CancellationToken,
         sink: Option<mpsc::Sender<AgentEvent>>,
@@ -159,12 +167,21 @@ impl<'a> RunState<'a> {
             model_steps: 0,
             acting_steps: 0,
             consecutive_failures: 0,
+            output: None,
+            formatting: false,
+            repaired: false,
             span: spans::run(
                 agent.name.as_deref(),
                 agent.model.name(),
                 agent.session.as_ref(),
             ),
         }
+    }
+
+    /// The run's final answer must be a value matching `spec`.
+    pub(super) fn with_output(mut self, spec: OutputSpec) -> Self {
+        self.output = Some(spec);
+        self
     }
 
     /// Appends `segment` to the history and its new images to the conversation's images.
@@ -196,7 +213,7 @@ impl<'a> RunState<'a> {
         self.history.append(segment);
     }
 
-    async fn start(mut self, input: Message) -> Result<RunOutput, AgentError> {
+    pub(super) async fn start(mut self, input: Message) -> Result<RunOutput, AgentError> {
         self.load_history(Some(&input)).await?;
         let segment = self.commit(vec![input], Default::default(), false).await?;
         self.extend_history(segment);
@@ -268,7 +285,9 @@ impl<'a> RunState<'a> {
             }
             let started = Instant::now();
             let index = self.next_index;
-            let response = self.call_model(index, self.request()).await?;
+            let request = self.request();
+            let constrained = request.output_schema.is_some();
+            let response = self.call_model(index, request).await?;
             self.model_steps += 1;
             self.acting_steps += 1;
 
@@ -279,8 +298,47 @@ impl<'a> RunState<'a> {
                     call.id = new_call_id();
                 }
             }
-            let is_final = assistant.tool_calls.is_empty() && response.malformed_calls.is_empty();
-            let mut tool_results = if is_final {
+            let mut is_final =
+                assistant.tool_calls.is_empty() && response.malformed_calls.is_empty();
+            let mut structured = None;
+            let mut feedback = None;
+            if let (true, Some(spec)) = (is_final, &self.output) {
+                match spec.parse(&assistant.text()) {
+                    Ok(value) => structured = Some(value),
+                    // A draft from the tool-using steps: the next call writes it as a value.
+                    Err(_) if !constrained => {
+                        is_final = false;
+                        self.formatting = true;
+                    }
+                    Err(reason) if !self.repaired => {
+                        is_final = false;
+                        self.repaired = true;
+                        feedback = Some(repair_request(&reason));
+                    }
+                    Err(reason) => {
+                        let raw = assistant.text();
+                        let segment = self.commit(vec![assistant], response.usage, false).await?;
+                        self.extend_history(Arc::clone(&segment));
+                        self.finish_step(
+                            index,
+                            segment,
+                            response.finish_reason,
+                            response.usage,
+                            started,
+                        )
+                        .await;
+                        return Err(AgentError::InvalidOutput {
+                            raw,
+                            reason,
+                            trace: Box::new(self.trace),
+                        });
+                    }
+                }
+            }
+            let no_calls = assistant.tool_calls.is_empty() && response.malformed_calls.is_empty();
+            let mut tool_results = if no_calls {
+                feedback.into_iter().collect()
+            } else if assistant.tool_calls.is_empty() {
                 Vec::new()
             } else if assistant.tool_calls.is_empty() {
                 self.consecutive_failures += 1;
@@ -326,6 +384,7 @@ impl<'a> RunState<'a> {
                     message,
                     trace: self.trace,
                     agent,
+                    structured,
                 });
             }
             if self.cancel.is_cancelled() {
@@ -486,20 +545,34 @@ impl<'a> RunState<'a> {
         }
     }
 
+    /// The next acting call's request. A typed run asks for its schema when no tools are
+    /// offered, or once the tool-using steps are over (the tools are then withdrawn).
     fn request(&self) -> ChatRequest {
         let agent = self.active();
+        let tool_choice = self.tool_choice();
+        let tools_offered = !agent.tool_specs.is_empty() && tool_choice != ToolChoice::None;
+        let output_schema = self
+            .output
+            .as_ref()
+            .filter(|_| self.formatting || !tools_offered)
+            .map(|spec| spec.schema.clone());
+        let (tools, tool_choice) = if self.formatting {
+            (Arc::from([]), ToolChoice::Auto)
+        } else {
+            (Arc::clone(&agent.tool_specs), tool_choice)
+        };
         ChatRequest {
             messages: if self.perceive {
                 self.text_history.clone()
             } else {
                 self.history.clone()
             },
-            tools: Arc::clone(&agent.tool_specs),
-            tool_choice: self.tool_choice(),
+            tools,
+            tool_choice,
             sampling: agent.sampling.clone(),
             max_tokens: agent.max_tokens,
             stop: agent.stop.clone(),
-            output_schema: None,
+            output_schema,
         }
     }
 

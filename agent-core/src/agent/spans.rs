@@ -130,6 +130,7 @@ fn agent_error_type(error: &AgentError) -> &'static str {
         AgentError::Cancelled { .. } => "cancelled",
         AgentError::Model { source, .. } => model_error_type(source),
         AgentError::Memory { .. } => "memory",
+        AgentError::InvalidOutput { .. } => "invalid_output",
         AgentError::NothingToResume => "nothing_to_resume",
     }
 }

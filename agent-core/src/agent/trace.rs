@@ -138,6 +138,21 @@ pub struct RunOutput {
     /// it was handed off to; `None` when that agent has no name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
+    /// The answer's value, for a typed run ([`Agent::run_typed`](super::Agent::run_typed)):
+    /// valid against the output type's schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structured: Option<serde_json::Value>,
+}
+
+impl RunOutput {
+    /// The typed run's value as a `T`; an error when the run was not typed or `T` is not the
+    /// type it was run with.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        match &self.structured {
+            Some(value) => T::deserialize(value),
+            None => Err(serde::de::Error::custom("the run has no structured answer")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,26 @@ pub fn tool_call_schema(tools: &[&ToolSpec], bounds: GrammarBounds) -> Value {
     schema
 }
 
+/// `schema` (a structured answer's, see [`ChatRequest::output_schema`]) as a grammar that
+/// always ends: the bounds [`tool_call_schema`] adds, and no free whitespace.
+///
+/// [`ChatRequest::output_schema`]: crate::ChatRequest::output_schema
+pub fn output_grammar_schema(schema: &Value, bounds: GrammarBounds) -> Value {
+    let mut schema = schema.clone();
+    bound(&mut schema, bounds);
+    if let Value::Object(object) = &mut schema {
+        object.insert(
+            "x-guidance".into(),
+            json!({
+                "whitespace_flexible": false,
+                "item_separator": ",",
+                "key_separator": ":",
+            }),
+        );
+    }
+    schema
+}
+
 /// Moves a tool schema's local definitions (`$defs`, `definitions`) to the root of the call
 /// schema under `prefix`, where its `$ref`s (rewritten here) resolve once the schema is nested.
 fn hoist_definitions(
@@ -188,6 +208,27 @@ mod tests {
             description: String::new(),
             parameters,
         }
+    }
+
+    #[test]
+    fn an_output_schema_is_bounded_in_place_with_its_definitions() {
+        let schema = json!({
+            "type": "object",
+            "properties": {"items": {"type": "array", "items": {"$ref": "#/$defs/Item"}}},
+            "$defs": {"Item": {"type": "object", "properties": {"label": {"type": "string"}}}},
+        });
+        let grammar = output_grammar_schema(&schema, GrammarBounds::default());
+        assert_eq!(grammar["properties"]["items"]["maxItems"], 16);
+        assert_eq!(
+            grammar["$defs"]["Item"]["properties"]["label"]["maxLength"],
+            256
+        );
+        assert_eq!(grammar["additionalProperties"], false);
+        assert_eq!(grammar["x-guidance"]["whitespace_flexible"], false);
+        assert_eq!(
+            grammar["properties"]["items"]["items"]["$ref"],
+            "#/$defs/Item"
+        );
     }
 
     #[test]

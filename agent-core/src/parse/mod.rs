@@ -30,7 +30,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use call_schema::{tool_call_schema, GrammarBounds, ARGUMENTS_KEY};
+pub use call_schema::{output_grammar_schema, tool_call_schema, GrammarBounds, ARGUMENTS_KEY};
 pub use prompt::{tool_instructions, ToolPromptFormat};
 pub use render::{render_message, render_tool_calls, render_tool_result_as_user};
 

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use argus_core::{
-    render_message, render_tool_result_as_user, tool_call_schema, tool_instructions, ChatRequest,
-    GrammarBounds, ModelError, OutputMode, Role, ToolPromptFormat,
+    output_grammar_schema, render_message, render_tool_result_as_user, tool_call_schema,
+    tool_instructions, ChatRequest, GrammarBounds, ModelError, OutputMode, Role, ToolPromptFormat,
 };
 use image::DynamicImage;
 use mistralrs::{Constraint, RequestBuilder, SamplingParams, StopTokens, TextMessageRole};
@@ -48,9 +48,10 @@ pub(crate) fn build_request(
         };
     }
     let mut params = sampling(request, settings.default_max_tokens)?;
-    if forced.is_some() && !settings.grammar_stop_ids.is_empty() {
-        // A complete call is the whole answer: stop strings cannot occur inside the grammar,
-        // and the grammar's own end token must end the sequence.
+    let constrained = forced.is_some() || request.output_schema.is_some();
+    if constrained && !settings.grammar_stop_ids.is_empty() {
+        // A complete call or structured answer is the whole answer: stop strings cannot occur
+        // inside the grammar, and the grammar's own end token must end the sequence.
         params.stop_toks = Some(StopTokens::Ids(settings.grammar_stop_ids.clone()));
     }
     builder = builder.set_sampling(params);
@@ -67,7 +68,10 @@ pub(crate) fn build_request(
             )));
         }
         (None, Some(output)) => {
-            builder = builder.set_constraint(Constraint::JsonSchema(output.schema.clone()));
+            builder = builder.set_constraint(Constraint::JsonSchema(output_grammar_schema(
+                &output.schema,
+                settings.bounds,
+            )));
         }
         (None, None) => {}
     }
