@@ -100,8 +100,9 @@ pub(crate) const ROWS: &[Row] = &[
         "llama32_pythonic",
         "--tool-choice",
         "required",
+        // The observing step (perceive-then-act, mllama's default), the forced call, the answer.
         "--max-steps",
-        "2",
+        "3",
         "--max-tokens",
         "256",
         "--workspace",
