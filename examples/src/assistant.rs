@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use argus_core::{
     Agent, ApprovalHook, ChatModel, ContextStrategy, ImageCache, ImageRef, Memory, Message,
-    TokenCounter, ToolChoice, ToolRegistry, ToolSpec,
+    TokenCounter, ToolChoice, ToolRegistry, ToolSpec, VisionStrategy,
 };
 use argus_memory::SqliteMemory;
 use argus_tools::{
@@ -49,6 +49,11 @@ pub(crate) struct AgentArgs {
     /// Tokens generated per model call.
     #[arg(long, default_value_t = 512)]
     pub(crate) max_tokens: u32,
+    /// How images reach a model that is offered tools: `direct` (images and tool schemas in
+    /// one prompt) or `perceive-then-act` (observe the images without tools first, then use
+    /// tools on text). Default: the model's own (perceive-then-act for Llama 3.2 Vision).
+    #[arg(long, value_name = "STRATEGY")]
+    pub(crate) vision_strategy: Option<VisionStrategy>,
     /// Run side-effecting tools (e.g. write_file) without asking.
     #[arg(long)]
     pub(crate) yes: bool,
@@ -151,6 +156,9 @@ impl AgentArgs {
             .max_steps(self.max_steps)
             .max_tokens(self.max_tokens)
             .tools(tools);
+        if let Some(strategy) = self.vision_strategy {
+            builder = builder.vision_strategy(strategy);
+        }
         if let (Some(memory), Some(session)) = (&memory, session) {
             builder = builder.memory(memory.clone()).session(session);
             if let Some(context) = context {

@@ -92,9 +92,18 @@ fn run_on_the_demo_vision_model_with_an_image_prints_the_trace() {
     let trace: Value = serde_json::from_str(&stdout).unwrap();
     let steps = trace["trace"]["steps"].as_array().unwrap();
     assert!(!steps.is_empty());
-    // The first step was forced to call a registered tool with schema-valid arguments, so it
-    // was dispatched and answered.
-    let first = &steps[0];
+    // Llama 3.2 Vision takes no tools with images, so by default the agent first observes
+    // the photo in a step without tools.
+    let observation = steps[0]["assistant"]["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        observation.starts_with("Observation of image #1 sha256:"),
+        "{observation}"
+    );
+    // The first acting step was forced to call a registered tool with schema-valid arguments,
+    // so it was dispatched and answered.
+    let first = &steps[1];
     let call = &first["assistant"]["tool_calls"][0];
     assert!(call["name"].is_string(), "{first}");
     let result = &first["tool_results"][0]["tool_result"];
@@ -330,4 +339,92 @@ fn the_image_tool_crops_the_photo_the_user_attached() {
     let cropped = &result["content"][1]["image"];
     assert_eq!(cropped["sha256"], info["sha256"], "{result}");
     assert_eq!(trace["answer"], "The sign says STOP.");
+}
+
+#[test]
+fn the_vision_eval_compares_both_strategies_on_the_demo_vision_model() {
+    let model = demo().join("mllama");
+    let stdout = ok(argus(
+        &[
+            "eval",
+            "--model",
+            path(&model),
+            "--vision",
+            "--max-tokens",
+            "8",
+            "--json",
+        ],
+        "",
+    ));
+    // The model family's own choice is named, and both strategies have a row.
+    assert!(
+        stdout.contains("its default strategy: perceive_then_act"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\n| direct | 5 |"), "{stdout}");
+    assert!(stdout.contains("\n| perceive_then_act | 5 |"), "{stdout}");
+    let scores: Vec<Value> = stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let of = |strategy: &str| -> Vec<&Value> {
+        scores
+            .iter()
+            .filter(|s| s["strategy"] == strategy)
+            .collect()
+    };
+    let (direct, perceive) = (of("direct"), of("perceive_then_act"));
+    assert_eq!((direct.len(), perceive.len()), (5, 5), "{stdout}");
+    let sum = |scores: &[&Value], key: &str| -> u64 {
+        scores.iter().map(|s| s[key].as_u64().unwrap()).sum()
+    };
+    assert!(sum(&direct, "images_with_tools") > 0, "{stdout}");
+    assert_eq!(sum(&perceive, "images_with_tools"), 0, "{stdout}");
+    // Perceive-then-act shows every picture, without tools, in an observing call first.
+    for score in &perceive {
+        assert!(score["images_sent"].as_u64().unwrap() >= 1, "{score}");
+        assert!(score["model_calls"].as_u64().unwrap() >= 2, "{score}");
+    }
+}
+
+#[test]
+fn an_unknown_vision_strategy_is_a_usage_error() {
+    for args in [
+        &[
+            "run",
+            "--replay",
+            "r.jsonl",
+            "--vision-strategy",
+            "both",
+            "hi",
+        ][..],
+        &["chat", "--replay", "r.jsonl", "--vision-strategy", "both"],
+        &[
+            "eval",
+            "--replay",
+            "r.jsonl",
+            "--vision",
+            "--vision-strategy",
+            "both",
+        ],
+    ] {
+        let output = argus(args, "");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "unknown vision strategy `both`: expected `direct` or `perceive-then-act`"
+            ),
+            "{stderr}"
+        );
+    }
+    // The eval's strategy only applies to the vision suite.
+    let output = argus(
+        &["eval", "--replay", "r.jsonl", "--vision-strategy", "direct"],
+        "",
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--vision"), "{stderr}");
 }

@@ -1,5 +1,8 @@
-//! `argus eval`: the tool-calling eval on any model.
+//! `argus eval`: the tool-calling eval on any model, or the vision suite (`--vision`).
 
+use argus_core::ImageCache;
+
+use crate::eval::vision::{self, VisionReport};
 use crate::eval::{run_suite, EvalOptions, Report, Suite};
 use crate::model_args::ModelArgs;
 
@@ -14,6 +17,9 @@ pub(crate) struct EvalArgs {
 
 /// Runs the suite in each mode and prints the table (and per-case JSON lines with `--json`).
 pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    if args.options.vision {
+        return run_vision(args).await;
+    }
     let suite = Suite::load(args.options.suite.as_deref())?;
     let model = args.model.load(&argus_core::ImageCache::new()).await?;
     let mut reports = Vec::new();
@@ -26,6 +32,44 @@ pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
     print!("{}", Report::table(&reports));
     if args.options.json {
         for score in &all_scores {
+            println!("{}", serde_json::to_string(score)?);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the vision suite under each strategy and prints the tables (and per-case JSON lines
+/// with `--json`).
+async fn run_vision(args: &EvalArgs) -> anyhow::Result<()> {
+    let images = ImageCache::new();
+    let model = args.model.load(&images).await?;
+    println!(
+        "vision suite: {} cases on {} (its default strategy: {})\n",
+        vision::CASES.len(),
+        model.name(),
+        model.vision_strategy()
+    );
+    let strategies = vision::strategies(args.options.vision_strategy);
+    let mut scores = Vec::new();
+    for &strategy in &strategies {
+        scores.extend(
+            vision::run_vision_suite(
+                &model,
+                &images,
+                vision::CASES,
+                strategy,
+                args.options.max_tokens,
+            )
+            .await?,
+        );
+    }
+    let reports: Vec<VisionReport> = strategies
+        .iter()
+        .map(|&strategy| VisionReport::new(strategy, &scores))
+        .collect();
+    print!("{}", VisionReport::tables(&reports, &scores));
+    if args.options.json {
+        for score in &scores {
             println!("{}", serde_json::to_string(score)?);
         }
     }

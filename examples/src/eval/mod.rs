@@ -6,14 +6,18 @@
 //! rate (calls that name an offered tool with schema-valid arguments) and time per case. Every
 //! suite runs twice: free (tool choice auto, output parsed) and grammar-constrained (tool
 //! choice required), where no-tool cases cannot pass by construction.
+//!
+//! `--vision` runs the [vision suite](vision) instead: real agents on drawn pictures, under
+//! each vision strategy.
 
 mod score;
 mod suite;
+pub(crate) mod vision;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use argus_core::{ChatModel, ChatRequest, Message, ToolChoice};
+use argus_core::{ChatModel, ChatRequest, Message, ToolChoice, VisionStrategy};
 use serde::Serialize;
 
 pub(crate) use score::{score_case, CaseScore, Report};
@@ -38,6 +42,13 @@ pub(crate) struct EvalOptions {
     /// Modes to run.
     #[arg(long, value_enum, num_args = 1.., default_values_t = [Mode::Free, Mode::Constrained])]
     pub(crate) modes: Vec<Mode>,
+    /// Run the vision suite instead: agents with the calculator answer questions about drawn
+    /// pictures, once per vision strategy, side by side.
+    #[arg(long, conflicts_with_all = ["suite", "modes"])]
+    pub(crate) vision: bool,
+    /// With --vision, run only this strategy (`direct` or `perceive-then-act`) instead of both.
+    #[arg(long, value_name = "STRATEGY", requires = "vision")]
+    pub(crate) vision_strategy: Option<VisionStrategy>,
     /// Cap on generated tokens per case.
     #[arg(long, default_value_t = 96)]
     pub(crate) max_tokens: u32,

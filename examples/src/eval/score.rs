@@ -170,7 +170,8 @@ impl Report {
     }
 }
 
-fn ratio(part: usize, whole: usize) -> String {
+/// `P% (part/whole)`, or `n/a (0)` when there is nothing to count.
+pub(super) fn ratio(part: usize, whole: usize) -> String {
     if whole == 0 {
         return "n/a (0)".into();
     }

@@ -100,8 +100,9 @@ pub(crate) const ROWS: &[Row] = &[
         "llama32_pythonic",
         "--tool-choice",
         "required",
+        // The observing step (perceive-then-act, mllama's default), the forced call, the answer.
         "--max-steps",
-        "2",
+        "3",
         "--max-tokens",
         "256",
         "--workspace",
@@ -167,6 +168,8 @@ pub(crate) const ROWS: &[Row] = &[
         "Answer briefly.",
         "--tool-choice",
         "auto",
+        "--vision-strategy",
+        "perceive-then-act",
         "--yes",
         "What is 2 + 2?",
     ]),
@@ -212,6 +215,8 @@ pub(crate) const ROWS: &[Row] = &[
             "{work}/chat.jsonl",
             "--db",
             "{db}",
+            "--vision-strategy",
+            "direct",
             "--max-tokens",
             "4",
         ])
@@ -241,6 +246,17 @@ pub(crate) const ROWS: &[Row] = &[
     ]),
     row(&[
         "eval", "--replay", "{replay}", "--suite", "{suite}", "--modes", "free",
+    ]),
+    // The vision suite, one strategy (both: examples/tests/cli.rs).
+    row(&[
+        "eval",
+        "--model",
+        "{mllama}",
+        "--vision",
+        "--vision-strategy",
+        "perceive-then-act",
+        "--max-tokens",
+        "4",
     ]),
     // A model on an OpenAI-compatible server ({api}: mistral.rs's server on the tiny mllama).
     row(&[
