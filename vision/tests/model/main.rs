@@ -7,6 +7,7 @@
 mod errors;
 mod gguf;
 mod mllama;
+mod typed;
 mod window;
 
 pub use argus_vision::testkit::CallOnceThenAnswer;

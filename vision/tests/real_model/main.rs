@@ -232,6 +232,34 @@ async fn forced_calculator_call(model: &MistralRsModel) {
     );
 }
 
+/// What the typed run asks for.
+#[derive(Debug, Deserialize, JsonSchema)]
+struct Element {
+    /// The element's name.
+    #[schemars(length(max = 16))]
+    name: String,
+    /// Its atomic number.
+    #[schemars(range(min = 1, max = 118))]
+    atomic_number: u8,
+}
+
+/// A typed run: the answer is constrained to `Element`'s schema, so it always parses.
+async fn typed_answer(model: &MistralRsModel) {
+    let agent = Agent::builder()
+        .model(model.clone())
+        .system_prompt("Answer with JSON.")
+        .max_tokens(48)
+        .build()
+        .unwrap();
+    let element: Element = agent
+        .run_typed("Which element has the atomic number 8?")
+        .await
+        .unwrap();
+    eprintln!("typed answer: {element:?}");
+    assert!((1..=118).contains(&element.atomic_number));
+    assert!(element.name.chars().count() <= 16);
+}
+
 /// Loads the model (quantised with `isq`, if any) and runs the model checks in sequence on one
 /// runtime (the engine's background tasks live on the runtime that loaded it).
 fn completes_and_calls_tools(test: &str, isq: Option<Isq>) {
@@ -250,6 +278,7 @@ fn completes_and_calls_tools(test: &str, isq: Option<Isq>) {
         refuses_images(&model).await;
         completion_names_oxygen(&model).await;
         forced_calculator_call(&model).await;
+        typed_answer(&model).await;
     });
 }
 

@@ -154,6 +154,32 @@ async fn a_tool_call_round_trips_through_the_agent() {
     );
 }
 
+/// What the typed run asks for.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[allow(dead_code)] // read through Debug
+struct Reading {
+    /// A label.
+    #[schemars(length(max = 8))]
+    label: String,
+    /// A count.
+    #[schemars(range(max = 99))]
+    count: u8,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typed_run_gets_a_valid_value_through_response_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(ServedModel::Multimodal(tiny_mllama(dir.path()))).await;
+    let agent = Agent::builder()
+        .model(model(&server).build().unwrap())
+        .max_tokens(64)
+        .build()
+        .unwrap();
+    // Random weights: only the server's constraint makes this parse.
+    let reading: Reading = agent.run_typed("Read the gauge.").await.unwrap();
+    assert!(reading.count <= 99, "{reading:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_run_ends_at_once_and_the_server_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
