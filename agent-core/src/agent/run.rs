@@ -317,16 +317,9 @@ impl<'a> RunState<'a> {
                     }
                     Err(reason) => {
                         let raw = assistant.text();
-                        let segment = self.commit(vec![assistant], response.usage, false).await?;
-                        self.extend_history(Arc::clone(&segment));
-                        self.finish_step(
-                            index,
-                            segment,
-                            response.finish_reason,
-                            response.usage,
-                            started,
-                        )
-                        .await;
+                        let outcome = (response.finish_reason, response.usage, false);
+                        self.record_step(index, vec![assistant], outcome, started)
+                            .await?;
                         return Err(AgentError::InvalidOutput {
                             raw,
                             reason,
@@ -338,8 +331,6 @@ impl<'a> RunState<'a> {
             let no_calls = assistant.tool_calls.is_empty() && response.malformed_calls.is_empty();
             let mut tool_results = if no_calls {
                 feedback.into_iter().collect()
-            } else if assistant.tool_calls.is_empty() {
-                Vec::new()
             } else if assistant.tool_calls.is_empty() {
                 self.consecutive_failures += 1;
                 vec![malformed_feedback(&response.malformed_calls)]
@@ -358,16 +349,8 @@ impl<'a> RunState<'a> {
             let mut messages = Vec::with_capacity(1 + tool_results.len());
             messages.push(assistant);
             messages.extend(tool_results);
-            let segment = self.commit(messages, response.usage, is_final).await?;
-            self.extend_history(Arc::clone(&segment));
-            self.finish_step(
-                index,
-                segment,
-                response.finish_reason,
-                response.usage,
-                started,
-            )
-            .await;
+            let outcome = (response.finish_reason, response.usage, is_final);
+            self.record_step(index, messages, outcome, started).await?;
             if let Some(target) = handoff {
                 self.hand_off(index, target).await;
             }
@@ -401,15 +384,17 @@ impl<'a> RunState<'a> {
         }
     }
 
-    /// Records a committed step in the trace and tells the stream.
-    async fn finish_step(
+    /// Commits step `index` (its messages, and how its model call ended: finish reason, usage,
+    /// whether it is final), adds it to the history and the trace, and tells the stream.
+    async fn record_step(
         &mut self,
         index: u32,
-        segment: Arc<[Message]>,
-        finish_reason: FinishReason,
-        usage: Usage,
+        messages: Vec<Message>,
+        (finish_reason, usage, is_final): (FinishReason, Usage, bool),
         started: Instant,
-    ) {
+    ) -> Result<(), AgentError> {
+        let segment = self.commit(messages, usage, is_final).await?;
+        self.extend_history(Arc::clone(&segment));
         let step = Step::from_segment(
             index,
             segment,
@@ -423,6 +408,7 @@ impl<'a> RunState<'a> {
                 .await;
         }
         self.trace.steps.push(step);
+        Ok(())
     }
 
     /// Under [`VisionStrategy::PerceiveThenAct`], observes the images no observation in the
@@ -498,10 +484,8 @@ impl<'a> RunState<'a> {
         };
         self.agent.observations.insert(&key, &text);
         let message = observation_message(&pending, &self.images, &text);
-        let segment = self.commit(vec![message], usage, false).await?;
-        self.extend_history(Arc::clone(&segment));
-        self.finish_step(index, segment, finish_reason, usage, started)
-            .await;
+        self.record_step(index, vec![message], (finish_reason, usage, false), started)
+            .await?;
         Ok(true)
     }
 
