@@ -135,7 +135,7 @@ async fn run(agent: &Agent, question: &str, out: &mut String) -> anyhow::Result<
             AgentEvent::Final { output } => {
                 let by = output.agent.as_deref().unwrap_or("?");
                 let _ = writeln!(out, "answer ({by}): {}", output.answer);
-                return Ok(output);
+                return Ok(*output);
             }
             AgentEvent::Error { error } => return Err(error.into()),
             _ => {}

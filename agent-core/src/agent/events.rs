@@ -52,8 +52,8 @@ pub enum AgentEvent {
     },
     /// The run ended with an answer. Always the last event of a successful run.
     Final {
-        /// The answer and trace.
-        output: RunOutput,
+        /// The answer and trace (boxed: the other events are small and frequent).
+        output: Box<RunOutput>,
     },
     /// The run failed. Always the last event of a failed run.
     Error {

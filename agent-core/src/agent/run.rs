@@ -90,7 +90,9 @@ impl Agent {
             let result = start(run).instrument(span.clone()).await;
             spans::finish_run(&span, &result);
             let last = match result {
-                Ok(output) => AgentEvent::Final { output },
+                Ok(output) => AgentEvent::Final {
+                    output: Box::new(output),
+                },
                 Err(error) => AgentEvent::Error { error },
             };
             // The receiver may be gone; then nobody is listening.

@@ -123,8 +123,11 @@ fn unfence(text: &str) -> &str {
 impl Agent {
     /// Runs the agent until its final answer is a `T`, and returns it.
     ///
-    /// The final answer is asked for with `T`'s JSON Schema (see the [module docs](self));
-    /// with memory, the answer is stored as its JSON text. The value, and the run's trace, are
+    /// The final answer is asked for with `T`'s JSON Schema as the request's
+    /// [`output_schema`](crate::ChatRequest::output_schema). With tools, an answer that is not
+    /// yet a valid `T` is a draft, written again under the schema without tools; an invalid
+    /// value is fed back once, then the run fails with [`AgentError::InvalidOutput`]. With
+    /// memory, the answer is stored as its JSON text. The value, and the run's trace, are
     /// also on [`run_typed_stream`](Agent::run_typed_stream)'s final event.
     ///
     /// ```

@@ -249,7 +249,8 @@ mod tests {
     fn an_observation_names_its_images_and_is_recognised() {
         let (a, b) = (image(1), image(2));
         let conversation = vec![a.clone(), b.clone()];
-        let message = observation_message(&[b.clone()], &conversation, " a red square ");
+        let message =
+            observation_message(std::slice::from_ref(&b), &conversation, " a red square ");
         assert!(is_observation(&message));
         assert_eq!(observed_hashes(&message), vec![b.sha256.clone()]);
         assert!(message.text().contains("#2 sha256:"));

@@ -81,7 +81,7 @@ async fn the_observing_call_has_the_image_and_no_tools_and_the_acting_calls_the_
         .iter()
         .flat_map(|m| m.images().map(|i| i.sha256.clone()).collect::<Vec<_>>())
         .collect();
-    assert_eq!(shown, [crop.sha256.clone()]);
+    assert_eq!(shown, std::slice::from_ref(&crop.sha256));
     assert_eq!(image_count(&requests[3]), 0);
     assert!(requests[3]
         .messages

@@ -382,7 +382,7 @@ pub trait ChatModel: Send + Sync {
     }
 
     /// How an agent should show this model images when it also offers tools. The default
-    /// reads the model's [`name`](ChatModel::name) with [`VisionStrategy::for_model_name`].
+    /// reads the model's [`name`](ChatModel::name) with [`VisionStrategy::for_model_name`](crate::VisionStrategy::for_model_name).
     fn vision_strategy(&self) -> crate::VisionStrategy {
         crate::VisionStrategy::for_model_name(self.name())
     }

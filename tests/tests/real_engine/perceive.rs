@@ -155,7 +155,10 @@ async fn mllama_observes_then_calls_the_image_tool_by_hash_and_repeats_come_from
 
     // 1. Observe: the photo and the question, no tool schemas.
     assert!(requests[0].tools.is_empty());
-    assert_eq!(images_shown(&requests[0]), [photo.sha256.clone()]);
+    assert_eq!(
+        images_shown(&requests[0]),
+        std::slice::from_ref(&photo.sha256)
+    );
     assert!(requests[0].messages[0].text().contains(question));
     assert!(is_observation(steps[0].assistant()));
     assert!(steps[0].usage.prompt_tokens > 0);
@@ -189,7 +192,10 @@ async fn mllama_observes_then_calls_the_image_tool_by_hash_and_repeats_come_from
 
     // 3. Observe again: the crop alone, no tool schemas.
     assert!(requests[2].tools.is_empty());
-    assert_eq!(images_shown(&requests[2]), [crop[0].sha256.clone()]);
+    assert_eq!(
+        images_shown(&requests[2]),
+        std::slice::from_ref(&crop[0].sha256)
+    );
     assert!(is_observation(steps[2].assistant()));
 
     // 4. Answer on text.
