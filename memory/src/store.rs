@@ -463,14 +463,24 @@ impl SessionStore for SqliteMemory {
             .await
             .map_err(db("deleting a session"))?;
         for sha256 in images {
-            sqlx::query(
+            let orphaned = sqlx::query(
                 "DELETE FROM images WHERE sha256 = ?1
                  AND NOT EXISTS (SELECT 1 FROM message_parts WHERE image_sha256 = ?1)",
             )
-            .bind(sha256)
+            .bind(&sha256)
             .execute(&mut *tx)
             .await
-            .map_err(db("deleting orphaned images"))?;
+            .map_err(db("deleting orphaned images"))?
+            .rows_affected()
+                > 0;
+            if orphaned {
+                // What was seen in an image goes with its last copy.
+                sqlx::query("DELETE FROM observations WHERE instr(images, ?1) > 0")
+                    .bind(&sha256)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("deleting an orphaned image's observations"))?;
+            }
         }
         tx.commit().await.map_err(db("deleting a session"))
     }

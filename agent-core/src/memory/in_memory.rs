@@ -42,8 +42,8 @@ struct Store {
     sessions: HashMap<SessionId, Session>,
     /// Images with bytes, once per hash: those messages carried and those imported.
     images: HashMap<String, ImageRef>,
-    /// Observations, by [`ObservationKey::digest`].
-    observations: HashMap<String, String>,
+    /// Observations by [`ObservationKey::digest`], with the images they saw.
+    observations: HashMap<String, (Vec<String>, String)>,
 }
 
 /// Memory held in a mutex-guarded map; nothing survives the process.
@@ -206,13 +206,17 @@ impl RunLog for InMemoryMemory {
     }
 
     async fn observation(&self, key: &ObservationKey) -> Result<Option<String>, MemoryError> {
-        Ok(self.lock().observations.get(&key.digest()).cloned())
+        Ok(self
+            .lock()
+            .observations
+            .get(&key.digest())
+            .map(|(_, text)| text.clone()))
     }
 
     async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
         self.lock()
             .observations
-            .insert(key.digest(), text.to_string());
+            .insert(key.digest(), (key.images.clone(), text.to_string()));
         Ok(())
     }
 }
@@ -268,6 +272,10 @@ impl SessionStore for InMemoryMemory {
             .collect();
         for sha256 in orphans {
             store.images.remove(&sha256);
+            // What was seen in an image goes with its last copy.
+            store
+                .observations
+                .retain(|_, (images, _)| !images.contains(&sha256));
         }
         Ok(())
     }
@@ -553,5 +561,28 @@ mod tests {
         );
         memory.delete_session(&"b".into()).await.unwrap();
         assert!(memory.lock().images.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_images_observations_go_with_its_last_session() {
+        let memory = InMemoryMemory::new();
+        let image = ImageRef::from_bytes(b"png bytes".to_vec(), "image/png");
+        memory
+            .create_session(NewSession::named("a", "a"))
+            .await
+            .unwrap();
+        let looked = StepRecord {
+            messages: vec![Message::user_with_images("look", vec![image.clone()])],
+            ..step("r", 0, "", false)
+        };
+        memory.append_step(&"a".into(), &looked).await.unwrap();
+        let key = ObservationKey::new(vec![image.sha256.clone()], "look", "m");
+        memory.save_observation(&key, "a square").await.unwrap();
+        assert_eq!(
+            memory.observation(&key).await.unwrap().as_deref(),
+            Some("a square")
+        );
+        memory.delete_session(&"a".into()).await.unwrap();
+        assert_eq!(memory.observation(&key).await.unwrap(), None);
     }
 }

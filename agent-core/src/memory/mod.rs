@@ -143,7 +143,8 @@ pub trait SessionStore: Send + Sync {
     /// Changes a session's title.
     async fn rename_session(&self, id: &SessionId, title: &str) -> Result<(), MemoryError>;
 
-    /// Deletes a session and everything only it refers to.
+    /// Deletes a session and everything only it refers to: its runs and messages, the images
+    /// no other session holds, and the observations of those images.
     async fn delete_session(&self, id: &SessionId) -> Result<(), MemoryError>;
 
     /// Full-text search over messages, best first.

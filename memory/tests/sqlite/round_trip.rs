@@ -227,3 +227,36 @@ async fn observations_outlive_the_process_and_are_keyed_by_model_question_and_im
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn an_images_observations_go_with_its_last_session() -> anyhow::Result<()> {
+    use argus_core::{ImageRef, ObservationKey, StepRecord};
+    let db = TempDb::new()?;
+    let memory = db.open().await?;
+    let photo = ImageRef::from_bytes(vec![1, 2, 3], "image/png");
+    for id in ["a", "b"] {
+        memory.create_session(NewSession::named(id, id)).await?;
+        let step = StepRecord {
+            run_id: RunId::new("r"),
+            index: 0,
+            messages: vec![Message::user_with_images("q", vec![photo.clone()])],
+            usage: Default::default(),
+            is_final: false,
+        };
+        memory.append_step(&id.into(), &step).await?;
+    }
+    let seen = ObservationKey::new(vec![photo.sha256.clone()], "q", "m");
+    let elsewhere = ObservationKey::new(vec!["ab".repeat(32)], "q", "m");
+    memory.save_observation(&seen, "three squares").await?;
+    memory.save_observation(&elsewhere, "a circle").await?;
+
+    memory.delete_session(&"a".into()).await?;
+    assert!(
+        memory.observation(&seen).await?.is_some(),
+        "b still holds the image"
+    );
+    memory.delete_session(&"b".into()).await?;
+    assert_eq!(memory.observation(&seen).await?, None);
+    assert!(memory.observation(&elsewhere).await?.is_some());
+    Ok(())
+}
