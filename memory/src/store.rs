@@ -377,11 +377,16 @@ impl RunLog for SqliteMemory {
     }
 
     async fn observation(&self, key: &ObservationKey) -> Result<Option<String>, MemoryError> {
-        sqlx::query_scalar("SELECT text FROM observations WHERE key_digest = ?")
+        // In a transaction, as every read here: a bare statement may leave its connection's
+        // read snapshot open, and a later read on it would miss newer writes.
+        let mut tx = self.begin_read().await?;
+        let text = sqlx::query_scalar("SELECT text FROM observations WHERE key_digest = ?")
             .bind(key.digest())
-            .fetch_optional(&self.pools.reader)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(db("reading an observation"))
+            .map_err(db("reading an observation"))?;
+        tx.commit().await.map_err(db("ending a read"))?;
+        Ok(text)
     }
 
     async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
