@@ -1,0 +1,1 @@
+//! Argus tools served to MCP clients.
