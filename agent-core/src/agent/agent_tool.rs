@@ -165,7 +165,7 @@ impl IntoTool for AgentTool {
         };
         let policy = self.policy.clone();
         let tool = Arc::new(self);
-        FnTool::from_erased(spec, policy, move |args: Value, ctx: ToolContext| {
+        FnTool::new(spec, policy, move |args: Value, ctx: ToolContext| {
             let tool = Arc::clone(&tool);
             Box::pin(async move {
                 let args: AgentToolArgs = serde_json::from_value(args).map_err(|error| {

@@ -48,7 +48,7 @@ impl Handoff {
         let answer = serde_json::Value::String(format!(
             "The conversation was transferred to the agent `{name}`."
         ));
-        FnTool::from_erased(spec, ToolPolicy::read_only(), move |_args, _ctx| {
+        FnTool::new(spec, ToolPolicy::read_only(), move |_args, _ctx| {
             Box::pin(std::future::ready(Ok(answer.clone())))
         })
     }

@@ -62,8 +62,10 @@ impl FnTool {
         }
     }
 
-    /// A tool from its spec and an erased call that reports its own failures.
-    pub(crate) fn from_erased<F>(spec: ToolSpec, policy: ToolPolicy, call: F) -> Self
+    /// A tool known only at run time (e.g. one a remote server offers): its spec, its policy
+    /// and a call taking the JSON arguments, which the registry has already checked against
+    /// `spec.parameters`. The call reports its own failures.
+    pub fn new<F>(spec: ToolSpec, policy: ToolPolicy, call: F) -> Self
     where
         F: Fn(Value, ToolContext) -> BoxFuture<'static, Result<Value, ToolFailure>>
             + Send
