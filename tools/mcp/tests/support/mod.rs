@@ -9,7 +9,7 @@ pub fn peers_dir() -> PathBuf {
 }
 
 /// An installed peer's executable (`mcp-server-everything`, `mcp-server-filesystem`,
-/// `mcp-inspector-cli`). Panics with the install command when it is missing: these tests
+/// `mcp-inspector`). Panics with the install command when it is missing: these tests
 /// fail rather than skip.
 pub fn peer_bin(name: &str) -> PathBuf {
     let path = peers_dir().join("node_modules/.bin").join(name);
