@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use argus_core::{FnTool, ToolContext, ToolErrorKind, ToolFailure, ToolPolicy, ToolSpec};
 use futures::future::BoxFuture;
+use futures::StreamExt;
 use rmcp::model::{CallToolRequestParams, Tool};
 use rmcp::service::{NotificationContext, RoleClient, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, ServiceExt};
 use serde_json::Value;
-use futures::StreamExt;
 use tokio::sync::Mutex;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
@@ -170,8 +170,7 @@ impl McpClient {
 
     /// One listed tool as an Argus tool called `exposed_name`.
     pub(crate) fn tool(&self, info: McpToolInfo, exposed_name: String) -> FnTool {
-        let read_only =
-            info.read_only || self.inner.config.trusted_read_only.contains(&info.name);
+        let read_only = info.read_only || self.inner.config.trusted_read_only.contains(&info.name);
         let base = if read_only {
             ToolPolicy::read_only()
         } else {
@@ -187,11 +186,15 @@ impl McpClient {
         };
         let client = self.clone();
         let server_name = info.name;
-        FnTool::new(spec, policy, move |args: Value, ctx: ToolContext| -> BoxFuture<'static, _> {
-            let client = client.clone();
-            let name = server_name.clone();
-            Box::pin(async move { client.call(&name, args, ctx).await })
-        })
+        FnTool::new(
+            spec,
+            policy,
+            move |args: Value, ctx: ToolContext| -> BoxFuture<'static, _> {
+                let client = client.clone();
+                let name = server_name.clone();
+                Box::pin(async move { client.call(&name, args, ctx).await })
+            },
+        )
     }
 
     /// Calls a tool by its name on the server. Every problem is a [`ToolFailure`].
@@ -289,7 +292,10 @@ impl McpClient {
     /// Drops `stale` if it is still the current connection.
     async fn reset(&self, stale: &Arc<Connection>) {
         let mut slot = self.inner.connection.lock().await;
-        if slot.as_ref().is_some_and(|current| Arc::ptr_eq(current, stale)) {
+        if slot
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, stale))
+        {
             if let Some(connection) = slot.take() {
                 connection.cancellation_token().cancel();
             }
@@ -373,7 +379,9 @@ fn forward_stderr(server: String, stderr: tokio::process::ChildStderr) {
         let mut lines = FramedRead::new(stderr, LinesCodec::new_with_max_length(16 * 1024));
         while let Some(line) = lines.next().await {
             match line {
-                Ok(line) => tracing::debug!(target: "argus_mcp::server_stderr", server = %server, "{line}"),
+                Ok(line) => {
+                    tracing::debug!(target: "argus_mcp::server_stderr", server = %server, "{line}")
+                }
                 Err(LinesCodecError::MaxLineLengthExceeded) => continue,
                 Err(LinesCodecError::Io(_)) => break,
             }
@@ -382,5 +390,7 @@ fn forward_stderr(server: String, stderr: tokio::process::ChildStderr) {
 }
 
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

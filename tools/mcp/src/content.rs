@@ -32,9 +32,7 @@ pub(crate) async fn to_output(
                 ResourceContents::TextResourceContents { uri, text, .. } => {
                     format!("[resource {uri}]\n{text}")
                 }
-                ResourceContents::BlobResourceContents {
-                    uri, mime_type, ..
-                } => format!(
+                ResourceContents::BlobResourceContents { uri, mime_type, .. } => format!(
                     "[resource {uri} ({}) not shown]",
                     mime_type.as_deref().unwrap_or("binary")
                 ),
@@ -70,10 +68,7 @@ pub(crate) async fn to_output(
 async fn attach_image(data: &str, ctx: &ToolContext, limits: &ImageLimits) -> String {
     // Base64 is 4/3 the size of the bytes: refuse before decoding what the limits would.
     if (data.len() as u64).saturating_mul(3) / 4 > limits.max_encoded_bytes {
-        return format!(
-            "[image not shown: over {} bytes]",
-            limits.max_encoded_bytes
-        );
+        return format!("[image not shown: over {} bytes]", limits.max_encoded_bytes);
     }
     let bytes = match base64::engine::general_purpose::STANDARD.decode(data.trim()) {
         Ok(bytes) => bytes,
@@ -83,7 +78,11 @@ async fn attach_image(data: &str, ctx: &ToolContext, limits: &ImageLimits) -> St
     let checked = tokio::task::spawn_blocking(move || {
         decode(&bytes, &limits).map(|decoded| {
             let (width, height) = (decoded.image.width(), decoded.image.height());
-            (ImageRef::from_bytes(bytes, decoded.media_type), width, height)
+            (
+                ImageRef::from_bytes(bytes, decoded.media_type),
+                width,
+                height,
+            )
         })
     })
     .await;
@@ -126,7 +125,10 @@ mod tests {
     fn png(width: u32, height: u32) -> String {
         let mut bytes = Vec::new();
         image::DynamicImage::new_rgb8(width, height)
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
             .expect("encodes");
         base64::engine::general_purpose::STANDARD.encode(bytes)
     }
@@ -152,9 +154,12 @@ mod tests {
     #[tokio::test]
     async fn an_error_result_is_a_failure_the_model_reads() {
         let ctx = ToolContext::new("c");
-        let failure = output(CallToolResult::error(vec![ContentBlock::text("no such file")]), &ctx)
-            .await
-            .unwrap_err();
+        let failure = output(
+            CallToolResult::error(vec![ContentBlock::text("no such file")]),
+            &ctx,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(failure.kind, ToolErrorKind::Failed);
         assert_eq!(failure.message, "no such file");
     }
@@ -165,7 +170,10 @@ mod tests {
         let result = CallToolResult::success(vec![
             ContentBlock::image(png(4, 3), "image/png"),
             ContentBlock::image("not base64!", "image/png"),
-            ContentBlock::image(base64::engine::general_purpose::STANDARD.encode(b"GIF89a junk"), "image/gif"),
+            ContentBlock::image(
+                base64::engine::general_purpose::STANDARD.encode(b"GIF89a junk"),
+                "image/gif",
+            ),
         ]);
         let Value::String(text) = to_output(result, &ctx, &ImageLimits::default(), 4096)
             .await
@@ -175,7 +183,10 @@ mod tests {
         };
         let attached = ctx.take_attachments();
         assert_eq!(attached.len(), 1);
-        assert!(text.contains(&format!("[image 4x3 image/png sha256:{}]", attached[0].sha256)));
+        assert!(text.contains(&format!(
+            "[image 4x3 image/png sha256:{}]",
+            attached[0].sha256
+        )));
         assert!(text.contains("invalid base64"));
         assert_eq!(text.matches("[image not shown").count(), 2);
     }
@@ -185,6 +196,9 @@ mod tests {
         let ctx = ToolContext::new("c");
         let mut result = CallToolResult::success(vec![]);
         result.structured_content = Some(json!({"temperature": 21}));
-        assert_eq!(output(result, &ctx).await.unwrap(), json!({"temperature": 21}));
+        assert_eq!(
+            output(result, &ctx).await.unwrap(),
+            json!({"temperature": 21})
+        );
     }
 }

@@ -47,7 +47,9 @@ mod tests {
     fn object_schemas_pass_and_others_are_named() {
         assert!(check(json!({"type": "object", "properties": {"a": {"type": "string"}}})).is_ok());
         assert!(check(json!({})).is_ok());
-        assert!(check(json!({"type": "string"})).unwrap_err().contains("not \"object\""));
+        assert!(check(json!({"type": "string"}))
+            .unwrap_err()
+            .contains("not \"object\""));
         assert!(check(json!({"type": "object", "properties": [1]})).is_err());
         assert!(check(json!({"type": "object", "properties": {"a": 3}})).is_err());
         assert!(check(json!({"type": "object", "required": "a"})).is_err());

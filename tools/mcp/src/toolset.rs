@@ -28,10 +28,16 @@ pub struct SkippedTool {
 
 impl McpToolset {
     /// Connects to every server, in order; the first that fails ends it with its error.
-    pub async fn connect(configs: impl IntoIterator<Item = McpServerConfig>) -> Result<Self, McpError> {
+    pub async fn connect(
+        configs: impl IntoIterator<Item = McpServerConfig>,
+    ) -> Result<Self, McpError> {
         let mut toolset = McpToolset::default();
         for config in configs {
-            if toolset.clients.iter().any(|client| client.name() == config.name) {
+            if toolset
+                .clients
+                .iter()
+                .any(|client| client.name() == config.name)
+            {
                 return Err(McpError::DuplicateServer(config.name));
             }
             toolset.clients.push(McpClient::connect(config).await?);
