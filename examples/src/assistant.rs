@@ -8,6 +8,7 @@ use argus_core::{
     Agent, ApprovalHook, ChatModel, ContextStrategy, ImageCache, ImageRef, Memory, Message,
     TokenCounter, ToolChoice, ToolRegistry, ToolSpec, VisionStrategy,
 };
+use argus_mcp::{McpError, McpServerConfig, McpToolset};
 use argus_memory::SqliteMemory;
 use argus_tools::{
     Calculator, Clock, HttpFetch, ImageTool, ListFiles, ReadFile, Recall, Sandbox, WriteFile,
@@ -54,6 +55,12 @@ pub(crate) struct AgentArgs {
     /// tools on text). Default: the model's own (perceive-then-act for Llama 3.2 Vision).
     #[arg(long, value_name = "STRATEGY")]
     pub(crate) vision_strategy: Option<VisionStrategy>,
+    /// An MCP server whose tools the assistant may use: `NAME='COMMAND ARGS…'` (started, over
+    /// stdio) or `NAME=http://HOST:PORT/mcp` (streamable HTTP). Repeatable; a tool another
+    /// server or a built-in tool also has is called `NAME_TOOL`. Tools the server does not mark
+    /// read-only ask before they run.
+    #[arg(long = "mcp", value_name = "NAME=SERVER")]
+    pub(crate) mcp: Vec<McpServerConfig>,
     /// Run side-effecting tools (e.g. write_file) without asking.
     #[arg(long)]
     pub(crate) yes: bool,
@@ -125,6 +132,11 @@ impl AgentArgs {
                 RawPolicy::Chat
             };
         }
+        if self.no_tools && !self.mcp.is_empty() {
+            return Err(
+                UserError::usage("--mcp offers tools: it cannot go with --no-tools").into(),
+            );
+        }
         let model = model_args.load(&images).await?;
         let mut tools = ToolRegistry::new();
         if !self.no_tools {
@@ -146,6 +158,7 @@ impl AgentArgs {
                 let shared: Arc<dyn Memory> = Arc::new(memory.clone());
                 tools.register(Recall::new(shared))?;
             }
+            self.register_mcp_tools(&mut tools).await?;
         }
         let context = self.context_strategy(model.as_ref(), tools.specs());
         let mut builder = Agent::builder()
@@ -171,6 +184,26 @@ impl AgentArgs {
             builder.approval(approval)
         };
         Ok((builder.build()?, memory))
+    }
+
+    /// Connects to the `--mcp` servers and adds their tools; says on stderr which it left out.
+    async fn register_mcp_tools(&self, tools: &mut ToolRegistry) -> anyhow::Result<()> {
+        if self.mcp.is_empty() {
+            return Ok(());
+        }
+        let toolset = McpToolset::connect(self.mcp.clone())
+            .await
+            .map_err(|error| match error {
+                McpError::Spawn { .. } => UserError::not_found(error.to_string()).into(),
+                other => anyhow::Error::new(other),
+            })?;
+        for skipped in toolset.register_into(tools) {
+            eprintln!(
+                "warning: MCP server `{}`: tool `{}` left out: {}",
+                skipped.server, skipped.tool.name, skipped.tool.reason
+            );
+        }
+        Ok(())
     }
 
     /// The context a session run starts from: as many of the latest stored messages as fit the
