@@ -5,7 +5,8 @@
 //! `{mllama}` and `{gguf}` (the demo models), `{image}` (a PNG), `{replay}` (recorded answers),
 //! `{record}` (a recording to write), `{db}` (a SQLite file), `{work}` (a workspace directory),
 //! `{cache}` (a conversion cache), `{suite}` (a one-case eval suite), `{export}` (a session export),
-//! `{api}` (the API base of mistral.rs's OpenAI-compatible server on a tiny mllama).
+//! `{api}` (the API base of mistral.rs's OpenAI-compatible server on a tiny mllama), `{mcp}` (the
+//! command starting the MCP reference server `server-everything`).
 //!
 //! The binary's unit tests check that every flag clap defines appears in some row of its
 //! subcommand, and that every row parses, so a new flag must join this table.
@@ -155,6 +156,30 @@ pub(crate) const ROWS: &[Row] = &[
         "4",
         "Water is made of hydrogen and",
     ]),
+    // MCP servers' tools beside the built-in ones: the reference server over stdio.
+    row(&[
+        "run",
+        "--replay",
+        "{replay}",
+        "--mcp",
+        "everything={mcp}",
+        "hi",
+    ]),
+    Row {
+        stdin: "hi\n/quit\n",
+        ..row(&["chat", "--replay", "{replay}", "--mcp", "everything={mcp}"])
+    },
+    Row {
+        exit: 3,
+        ..row(&[
+            "run",
+            "--replay",
+            "{replay}",
+            "--mcp",
+            "gone=/nonexistent/server",
+            "hi",
+        ])
+    },
     // The agent's own flags, on a replayed model.
     row(&[
         "run",
