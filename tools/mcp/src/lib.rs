@@ -7,4 +7,4 @@
 mod client;
 pub mod server;
 
-
+pub use server::{HttpServer, McpToolServer, ServeError};
