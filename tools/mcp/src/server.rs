@@ -154,7 +154,7 @@ impl McpToolServer {
         let running = self
             .serve(rmcp::transport::stdio())
             .await
-            .map_err(ServeError::Initialize)?;
+            .map_err(|error| ServeError::Initialize(Box::new(error)))?;
         let reason = running.waiting().await.map_err(ServeError::Session)?;
         tracing::debug!(?reason, "MCP stdio session ended");
         Ok(())

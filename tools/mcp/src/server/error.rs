@@ -34,9 +34,9 @@ pub enum ServeError {
     #[error("the MCP HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
     /// The client never completed the MCP handshake over stdio (it closed the stream or sent
-    /// something else first).
+    /// something else first). Boxed: rmcp's error is large.
     #[error("the MCP client did not initialize the session: {0}")]
-    Initialize(#[source] rmcp::service::ServerInitializeError),
+    Initialize(#[source] Box<rmcp::service::ServerInitializeError>),
     /// The task serving the session panicked or was aborted.
     #[error("the MCP session ended abnormally: {0}")]
     Session(#[source] tokio::task::JoinError),
