@@ -1,6 +1,6 @@
 //! The assistant both `run` and `chat` drive: a model, the built-in tools, memory, approval.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -140,24 +140,7 @@ impl AgentArgs {
         let model = model_args.load(&images).await?;
         let mut tools = ToolRegistry::new();
         if !self.no_tools {
-            let root = match &self.workspace {
-                Some(dir) => dir.clone(),
-                None => std::env::current_dir().context("cannot read the current directory")?,
-            };
-            let sandbox = Sandbox::new(&root)
-                .map_err(|e| UserError::not_found(format!("workspace {}: {e}", root.display())))?;
-            tools
-                .register(Calculator)?
-                .register(Clock::new())?
-                .register(HttpFetch::new())?
-                .register(ReadFile::new(sandbox.clone()))?
-                .register(ListFiles::new(sandbox.clone()))?
-                .register(WriteFile::new(sandbox.clone()))?
-                .register(ImageTool::new().with_sandbox(sandbox))?;
-            if let Some(memory) = &memory {
-                let shared: Arc<dyn Memory> = Arc::new(memory.clone());
-                tools.register(Recall::new(shared))?;
-            }
+            tools = builtin_tools(self.workspace.as_deref(), memory.as_ref())?;
             self.register_mcp_tools(&mut tools).await?;
         }
         let context = self.context_strategy(model.as_ref(), tools.specs());
@@ -235,6 +218,35 @@ impl AgentArgs {
             counter,
         })
     }
+}
+
+/// The built-in tools: calculator, clock, `http_fetch` behind the default network guard, the
+/// file and image tools confined to a sandbox at `workspace` (default: the current directory),
+/// and `recall` when there is memory. `run`, `chat` and `mcp serve` offer these.
+pub(crate) fn builtin_tools(
+    workspace: Option<&Path>,
+    memory: Option<&SqliteMemory>,
+) -> anyhow::Result<ToolRegistry> {
+    let root = match workspace {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let sandbox = Sandbox::new(&root)
+        .map_err(|e| UserError::not_found(format!("workspace {}: {e}", root.display())))?;
+    let mut tools = ToolRegistry::new();
+    tools
+        .register(Calculator)?
+        .register(Clock::new())?
+        .register(HttpFetch::new())?
+        .register(ReadFile::new(sandbox.clone()))?
+        .register(ListFiles::new(sandbox.clone()))?
+        .register(WriteFile::new(sandbox.clone()))?
+        .register(ImageTool::new().with_sandbox(sandbox))?;
+    if let Some(memory) = memory {
+        let shared: Arc<dyn Memory> = Arc::new(memory.clone());
+        tools.register(Recall::new(shared))?;
+    }
+    Ok(tools)
 }
 
 /// Loads an image from a path or URL for a user message.

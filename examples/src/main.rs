@@ -44,6 +44,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// List, show, search, export, import or delete stored sessions.
     Sessions(commands::sessions::SessionsArgs),
+    /// Model Context Protocol: serve the built-in tools to MCP clients.
+    Mcp(commands::mcp::McpArgs),
     /// List model presets, or convert a GGUF mistral.rs cannot load into a directory it can.
     #[cfg(feature = "local")]
     Models(commands::models::ModelsArgs),
@@ -70,6 +72,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Parse(args) => commands::parse::run(&args),
         Command::Eval(args) => block_on(commands::eval::run(&args)),
         Command::Sessions(args) => block_on(commands::sessions::run(&args)),
+        Command::Mcp(args) => block_on(commands::mcp::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ pub(crate) mod chat;
 #[cfg(feature = "local")]
 pub(crate) mod demo_model;
 pub(crate) mod eval;
+pub(crate) mod mcp;
 #[cfg(feature = "local")]
 pub(crate) mod models;
 pub(crate) mod parse;

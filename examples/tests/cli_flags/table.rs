@@ -30,6 +30,19 @@ const fn row(args: &'static [&'static str]) -> Row {
     }
 }
 
+/// An MCP client's side of a stdio session: the handshake, a listing, and a call of
+/// `write_file` (allowed by the row); the session ends with the input.
+const MCP_SESSION: &str = concat!(
+    r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"table","version":"0"}}}"#,
+    "\n",
+    r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    "\n",
+    r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+    "\n",
+    r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file","arguments":{"path":"mcp.txt","content":"hi"}}}"#,
+    "\n",
+);
+
 /// The table.
 pub(crate) const ROWS: &[Row] = &[
     row(&["demo-model", "{work}/demo"]),
@@ -377,5 +390,22 @@ pub(crate) const ROWS: &[Row] = &[
             "postgres://u:p@h/db",
             "hi",
         ])
+    },
+    // The built-in tools over MCP on stdio.
+    Row {
+        stdin: MCP_SESSION,
+        ..row(&[
+            "mcp",
+            "serve",
+            "--workspace",
+            "{work}",
+            "--allow",
+            "write_file",
+        ])
+    },
+    // Streamable HTTP listens on loopback addresses only: the server has no authentication.
+    Row {
+        exit: 2,
+        ..row(&["mcp", "serve", "--http", "0.0.0.0:0"])
     },
 ];

@@ -2,7 +2,7 @@
 //!
 //! - [`McpClient`] connects to an MCP server (a command over stdio, or a streamable HTTP URL)
 //!   and offers its tools as Argus tools; [`McpToolset`] combines several servers.
-//! - [`server`] serves a [`ToolRegistry`](argus_core::ToolRegistry) to any MCP client.
+//! - [`McpToolServer`] serves a [`ToolRegistry`](argus_core::ToolRegistry) to any MCP client.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod client;
@@ -17,3 +17,4 @@ pub use client::{McpClient, McpToolInfo, RejectedTool};
 pub use config::{McpServerConfig, McpTransport, ParseServerError};
 pub use error::McpError;
 pub use toolset::{McpToolset, SkippedTool};
+pub use server::{HttpServer, McpToolServer, ServeError};

@@ -1,0 +1,82 @@
+//! `argus mcp`: the Model Context Protocol. `serve` offers the built-in tools to MCP clients.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use argus_core::CancellationToken;
+use argus_mcp::{McpToolServer, ServeError};
+
+use crate::assistant::builtin_tools;
+use crate::exit::UserError;
+
+/// Arguments of `argus mcp`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct McpArgs {
+    #[command(subcommand)]
+    command: McpCommand,
+}
+
+/// The `argus mcp` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum McpCommand {
+    /// Serve the built-in tools to MCP clients: over stdio (default) or streamable HTTP.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `argus mcp serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Serve streamable HTTP at http://ADDR/mcp instead of stdio; a loopback address only,
+    /// e.g. 127.0.0.1:8808 (port 0 picks a free port; the URL is printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Let clients run this side-effecting tool (e.g. write_file); repeat for several. Without
+    /// it such tools are refused: a server has no terminal to ask.
+    #[arg(long = "allow", value_name = "TOOL")]
+    allow: Vec<String>,
+    /// The directory the file tools may read and write (default: the current directory).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+}
+
+/// Runs `argus mcp`.
+pub(crate) async fn run(args: &McpArgs) -> anyhow::Result<()> {
+    match &args.command {
+        McpCommand::Serve(serve) => run_serve(serve).await,
+    }
+}
+
+/// Serves the built-in tools until the client disconnects (stdio) or Ctrl-C (HTTP). Stdout
+/// carries the protocol over stdio, so everything else goes to stderr.
+async fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let tools = builtin_tools(args.workspace.as_deref(), None)?;
+    let server = McpToolServer::new(tools)
+        .with_implementation("argus", env!("CARGO_PKG_VERSION"))
+        .allow(args.allow.iter().cloned());
+    server.check().map_err(user_error)?;
+    match args.http {
+        None => server.serve_stdio().await.map_err(user_error),
+        Some(addr) => {
+            let bound = server.bind_http(addr).await.map_err(user_error)?;
+            eprintln!("argus: serving MCP at {} (Ctrl-C stops)", bound.url());
+            let cancel = CancellationToken::new();
+            let on_interrupt = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    on_interrupt.cancel();
+                }
+            });
+            bound.serve(cancel).await.map_err(user_error)
+        }
+    }
+}
+
+/// A mistake on the command line as a usage error (exit code 2); other failures as they are.
+fn user_error(error: ServeError) -> anyhow::Error {
+    match error {
+        ServeError::UnknownTool { .. } | ServeError::NotLoopback(_) => {
+            UserError::usage(error.to_string()).into()
+        }
+        other => other.into(),
+    }
+}
