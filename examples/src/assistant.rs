@@ -8,7 +8,7 @@ use argus_core::{
     Agent, ApprovalHook, ChatModel, ContextStrategy, ImageCache, ImageRef, Memory, Message,
     TokenCounter, ToolChoice, ToolRegistry, ToolSpec, VisionStrategy,
 };
-use argus_mcp::{McpError, McpServerConfig, McpToolset};
+use argus_mcp::{McpServerConfig, McpToolset};
 use argus_memory::SqliteMemory;
 use argus_tools::{
     Calculator, Clock, HttpFetch, ImageTool, ListFiles, ReadFile, Recall, Sandbox, WriteFile,
@@ -176,10 +176,7 @@ impl AgentArgs {
         }
         let toolset = McpToolset::connect(self.mcp.clone())
             .await
-            .map_err(|error| match error {
-                McpError::Spawn { .. } => UserError::not_found(error.to_string()).into(),
-                other => anyhow::Error::new(other),
-            })?;
+            .map_err(crate::commands::mcp::connect_error)?;
         for skipped in toolset.register_into(tools) {
             eprintln!(
                 "warning: MCP server `{}`: tool `{}` left out: {}",

@@ -256,7 +256,7 @@ fn inspector_bin() -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: install the MCP test peers with \
-         `npm ci --prefix tools/mcp/tests/peers --ignore-scripts` (needs Node.js 20+)",
+         `npm install --prefix tools/mcp/tests/peers --ignore-scripts` (needs Node.js 20+)",
         path.display()
     );
     path

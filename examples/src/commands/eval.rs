@@ -1,6 +1,7 @@
 //! `argus eval`: the tool-calling eval on any model, or the vision suite (`--vision`).
 
-use argus_core::ImageCache;
+use argus_core::{ImageCache, ToolRegistry, ToolSpec};
+use argus_mcp::McpToolset;
 
 use crate::eval::vision::{self, VisionReport};
 use crate::eval::{run_suite, EvalOptions, Report, Suite};
@@ -21,11 +22,27 @@ pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
         return run_vision(args).await;
     }
     let suite = Suite::load(args.options.suite.as_deref())?;
+    let mcp = connect_mcp(args).await?;
+    let extra_tools: Vec<ToolSpec> = match &mcp {
+        Some(toolset) => {
+            let mut tools = ToolRegistry::new();
+            toolset.register_into(&mut tools);
+            tools.specs().to_vec()
+        }
+        None => Vec::new(),
+    };
     let model = args.model.load(&argus_core::ImageCache::new()).await?;
     let mut reports = Vec::new();
     let mut all_scores = Vec::new();
     for &mode in &args.options.modes {
-        let scores = run_suite(model.as_ref(), &suite, mode, args.options.max_tokens).await;
+        let scores = run_suite(
+            model.as_ref(),
+            &suite,
+            &extra_tools,
+            mode,
+            args.options.max_tokens,
+        )
+        .await;
         reports.push(Report::new(mode, &scores));
         all_scores.extend(scores);
     }
@@ -41,6 +58,7 @@ pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
 /// Runs the vision suite under each strategy and prints the tables (and per-case JSON lines
 /// with `--json`).
 async fn run_vision(args: &EvalArgs) -> anyhow::Result<()> {
+    let mcp = connect_mcp(args).await?;
     let images = ImageCache::new();
     let model = args.model.load(&images).await?;
     println!(
@@ -56,6 +74,7 @@ async fn run_vision(args: &EvalArgs) -> anyhow::Result<()> {
             vision::run_vision_suite(
                 &model,
                 &images,
+                mcp.as_ref(),
                 vision::CASES,
                 strategy,
                 args.options.max_tokens,
@@ -74,4 +93,15 @@ async fn run_vision(args: &EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `--mcp` servers, connected; `None` without any.
+async fn connect_mcp(args: &EvalArgs) -> anyhow::Result<Option<McpToolset>> {
+    if args.options.mcp.is_empty() {
+        return Ok(None);
+    }
+    let toolset = McpToolset::connect(args.options.mcp.clone())
+        .await
+        .map_err(crate::commands::mcp::connect_error)?;
+    Ok(Some(toolset))
 }

@@ -1,10 +1,11 @@
-//! `argus mcp`: the Model Context Protocol. `serve` offers the built-in tools to MCP clients.
+//! `argus mcp`: the Model Context Protocol. `serve` offers the built-in tools to MCP clients;
+//! `list` shows what an MCP server offers.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use argus_core::CancellationToken;
-use argus_mcp::{McpToolServer, ServeError};
+use argus_mcp::{McpClient, McpError, McpServerConfig, McpToolServer, ServeError};
 
 use crate::assistant::builtin_tools;
 use crate::exit::UserError;
@@ -21,6 +22,20 @@ pub(crate) struct McpArgs {
 pub(crate) enum McpCommand {
     /// Serve the built-in tools to MCP clients: over stdio (default) or streamable HTTP.
     Serve(ServeArgs),
+    /// Connect to an MCP server and print its tools: schema, and whether Argus asks before
+    /// running each (it does unless the server marks the tool read-only).
+    List(ListArgs),
+}
+
+/// Arguments of `argus mcp list`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ListArgs {
+    /// The server: `NAME='COMMAND ARGS…'` (started, over stdio) or `NAME=http://HOST:PORT/mcp`.
+    #[arg(value_name = "NAME=SERVER")]
+    server: McpServerConfig,
+    /// One JSON object per tool instead of the listing.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `argus mcp serve`.
@@ -43,6 +58,55 @@ pub(crate) struct ServeArgs {
 pub(crate) async fn run(args: &McpArgs) -> anyhow::Result<()> {
     match &args.command {
         McpCommand::Serve(serve) => run_serve(serve).await,
+        McpCommand::List(list) => run_list(list).await,
+    }
+}
+
+/// Prints the server's tools, then those Argus leaves out and why.
+async fn run_list(args: &ListArgs) -> anyhow::Result<()> {
+    let client = McpClient::connect(args.server.clone())
+        .await
+        .map_err(connect_error)?;
+    for tool in client.tool_infos() {
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "name": tool.name,
+                    "description": tool.description,
+                    "read_only": tool.read_only,
+                    "input_schema": tool.input_schema,
+                })
+            );
+        } else {
+            let effect = if tool.read_only {
+                "read-only"
+            } else {
+                "asks approval"
+            };
+            println!("{} ({effect})", tool.name);
+            if !tool.description.is_empty() {
+                println!("  {}", tool.description.replace('\n', "\n  "));
+            }
+            println!("  input: {}", tool.input_schema);
+        }
+    }
+    for rejected in client.rejected_tools() {
+        eprintln!(
+            "warning: tool `{}` left out: {}",
+            rejected.name, rejected.reason
+        );
+    }
+    client.close().await;
+    Ok(())
+}
+
+/// A server that could not be reached: a command that does not exist is "not found" (exit
+/// code 3), anything else a failure (exit code 1).
+pub(crate) fn connect_error(error: McpError) -> anyhow::Error {
+    match error {
+        McpError::Spawn { .. } => UserError::not_found(error.to_string()).into(),
+        other => other.into(),
     }
 }
 

@@ -17,7 +17,8 @@ pub(crate) mod vision;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use argus_core::{ChatModel, ChatRequest, Message, ToolChoice, VisionStrategy};
+use argus_core::{ChatModel, ChatRequest, Message, ToolChoice, ToolSpec, VisionStrategy};
+use argus_mcp::McpServerConfig;
 use serde::Serialize;
 
 pub(crate) use score::{score_case, CaseScore, Report};
@@ -55,22 +56,35 @@ pub(crate) struct EvalOptions {
     /// Print every case's result as JSON lines after the table.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also offer this MCP server's tools in every case (`NAME='COMMAND ARGS…'` or
+    /// `NAME=http://…`; repeatable): does the model still pick the suite's tool among them?
+    #[arg(long = "mcp", value_name = "NAME=SERVER")]
+    pub(crate) mcp: Vec<McpServerConfig>,
 }
 
-/// Runs every case of `suite` in `mode` against `model`.
+/// Runs every case of `suite` in `mode` against `model`, offering `extra_tools` beside each
+/// case's tools (those whose name a case's tool has are left out of that case).
 pub(crate) async fn run_suite(
     model: &dyn ChatModel,
     suite: &Suite,
+    extra_tools: &[ToolSpec],
     mode: Mode,
     max_tokens: u32,
 ) -> Vec<CaseScore> {
     let mut scores = Vec::with_capacity(suite.cases.len());
     for case in &suite.cases {
+        let mut tools = suite.specs(case);
+        let extra: Vec<ToolSpec> = extra_tools
+            .iter()
+            .filter(|spec| tools.iter().all(|own| own.name != spec.name))
+            .cloned()
+            .collect();
+        tools.extend(extra);
         let request = ChatRequest::new(vec![
             Message::system(suite.system_prompt.clone()),
             Message::user(case.prompt.clone()),
         ])
-        .with_tools(suite.specs(case))
+        .with_tools(tools)
         .with_tool_choice(match mode {
             Mode::Free => ToolChoice::Auto,
             Mode::Constrained => ToolChoice::Required,

@@ -211,7 +211,7 @@ mod tests {
                 None => perfect.then_text("Just text."),
             };
         }
-        let scores = run_suite(&perfect, &suite, Mode::Free, 32).await;
+        let scores = run_suite(&perfect, &suite, &[], Mode::Free, 32).await;
         let report = Report::new(Mode::Free, &scores);
         assert_eq!(report.selection_correct, suite.cases.len());
         assert_eq!(report.arguments_match, report.expecting_call);
@@ -222,7 +222,7 @@ mod tests {
         for _ in &suite.cases {
             mute = mute.then_text("I don't know.");
         }
-        let scores = run_suite(&mute, &suite, Mode::Free, 32).await;
+        let scores = run_suite(&mute, &suite, &[], Mode::Free, 32).await;
         let report = Report::new(Mode::Free, &scores);
         let no_tool = suite.cases.iter().filter(|c| c.expected.is_none()).count();
         assert_eq!(report.selection_correct, no_tool);

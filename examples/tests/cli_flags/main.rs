@@ -66,7 +66,7 @@ fn mcp_everything() -> std::path::PathBuf {
         .join("../tools/mcp/tests/peers/node_modules/.bin/mcp-server-everything");
     assert!(
         path.exists(),
-        "install the MCP test peers: npm ci --prefix tools/mcp/tests/peers --ignore-scripts"
+        "install the MCP test peers: npm install --prefix tools/mcp/tests/peers --ignore-scripts"
     );
     path
 }

@@ -193,6 +193,8 @@ pub(crate) const ROWS: &[Row] = &[
             "hi",
         ])
     },
+    row(&["mcp", "list", "everything={mcp}"]),
+    row(&["mcp", "list", "--json", "everything={mcp}"]),
     // The agent's own flags, on a replayed model.
     row(&[
         "run",
@@ -284,6 +286,18 @@ pub(crate) const ROWS: &[Row] = &[
     ]),
     row(&[
         "eval", "--replay", "{replay}", "--suite", "{suite}", "--modes", "free",
+    ]),
+    // An MCP server's tools offered beside the suite's.
+    row(&[
+        "eval",
+        "--replay",
+        "{replay}",
+        "--suite",
+        "{suite}",
+        "--modes",
+        "free",
+        "--mcp",
+        "everything={mcp}",
     ]),
     // The vision suite, one strategy (both: examples/tests/cli.rs).
     row(&[

@@ -74,7 +74,7 @@ async fn attach_image(data: &str, ctx: &ToolContext, limits: &ImageLimits) -> St
         Ok(bytes) => bytes,
         Err(error) => return format!("[image not shown: invalid base64: {error}]"),
     };
-    let limits = limits.clone();
+    let limits = *limits;
     let checked = tokio::task::spawn_blocking(move || {
         decode(&bytes, &limits).map(|decoded| {
             let (width, height) = (decoded.image.width(), decoded.image.height());

@@ -1,8 +1,4 @@
-//! Model Context Protocol for Argus, on the official Rust SDK (`rmcp`).
-//!
-//! - [`McpClient`] connects to an MCP server (a command over stdio, or a streamable HTTP URL)
-//!   and offers its tools as Argus tools; [`McpToolset`] combines several servers.
-//! - [`McpToolServer`] serves a [`ToolRegistry`](argus_core::ToolRegistry) to any MCP client.
+#![doc = include_str!("../README.md")]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod client;
@@ -16,5 +12,5 @@ mod toolset;
 pub use client::{McpClient, McpToolInfo, RejectedTool};
 pub use config::{McpServerConfig, McpTransport, ParseServerError};
 pub use error::McpError;
-pub use toolset::{McpToolset, SkippedTool};
 pub use server::{HttpServer, McpToolServer, ServeError};
+pub use toolset::{McpToolset, SkippedTool};

@@ -17,8 +17,9 @@ use std::time::Instant;
 
 use argus_core::{
     async_trait, Agent, AgentEvent, ChatModel, ChatRequest, ChatResponse, ChatStream, ImageCache,
-    Message, ModelError, TokenCounter, ToolCall, VisionStrategy,
+    Message, ModelError, TokenCounter, ToolCall, ToolRegistry, VisionStrategy,
 };
+use argus_mcp::McpToolset;
 use argus_tools::{Calculator, ImageTool};
 use argus_vision::ImageLoader;
 use futures::StreamExt as _;
@@ -122,10 +123,11 @@ pub(crate) struct VisionScore {
 }
 
 /// Runs every case under `strategy`: one fresh agent per case on `model`, with the calculator
-/// and the image tool, tool choice auto.
+/// and the image tool (and the tools of `mcp`, if any), tool choice auto.
 pub(crate) async fn run_vision_suite(
     model: &Arc<dyn ChatModel>,
     images: &ImageCache,
+    mcp: Option<&McpToolset>,
     cases: &[VisionCase],
     strategy: VisionStrategy,
     max_tokens: u32,
@@ -134,12 +136,18 @@ pub(crate) async fn run_vision_suite(
     for case in cases {
         let photo = encode(case.picture)?;
         let probe = Arc::new(Probe::new(model.clone()));
+        let mut tools = ToolRegistry::new();
+        tools
+            .register(Calculator)?
+            .register(ImageTool::new().without_urls())?;
+        if let Some(mcp) = mcp {
+            mcp.register_into(&mut tools);
+        }
         let agent = Agent::builder()
             .shared_model(probe.clone())
             .image_cache(images.clone())
             .system_prompt(SYSTEM_PROMPT)
-            .tool(Calculator)
-            .tool(ImageTool::new().without_urls())
+            .tools(tools)
             .vision_strategy(strategy)
             .max_steps(MAX_STEPS)
             .max_tokens(max_tokens)
@@ -452,7 +460,7 @@ mod tests {
         for strategy in strategies(None) {
             let model = perfect(strategy);
             scores.extend(
-                run_vision_suite(&model, &ImageCache::new(), CASES, strategy, 32)
+                run_vision_suite(&model, &ImageCache::new(), None, CASES, strategy, 32)
                     .await
                     .unwrap(),
             );
@@ -491,6 +499,7 @@ mod tests {
         let scores = run_vision_suite(
             &model,
             &ImageCache::new(),
+            None,
             &CASES[..2],
             VisionStrategy::Direct,
             32,

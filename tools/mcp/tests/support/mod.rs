@@ -16,7 +16,7 @@ pub fn peer_bin(name: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: install the MCP test peers with \
-         `npm ci --prefix tools/mcp/tests/peers --ignore-scripts` (needs Node.js 20+)",
+         `npm install --prefix tools/mcp/tests/peers --ignore-scripts` (needs Node.js 20+)",
         path.display()
     );
     path
