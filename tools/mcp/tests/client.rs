@@ -9,7 +9,8 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use argus_core::{
-    Agent, RunTrace, ScriptedModel, ToolCall, ToolContext, ToolEffect, ToolErrorKind, ToolRegistry,
+    Agent, AgentError, RunTrace, ScriptedModel, ToolCall, ToolContext, ToolEffect, ToolErrorKind,
+    ToolRegistry,
 };
 use argus_mcp::{McpClient, McpError, McpServerConfig, McpToolset};
 use serde_json::json;
@@ -136,8 +137,77 @@ async fn the_reference_server_over_streamable_http() -> anyhow::Result<()> {
     };
     let mut tools = ToolRegistry::new();
     McpToolset::from_clients(vec![client.clone()]).register_into(&mut tools);
-    let execution = call(&tools, "get-sum", json!({"a": 1.5, "b": 2})).await;
-    assert!(execution.result.unwrap().text.contains("3.5"));
+    let model = ScriptedModel::new()
+        .then_call("get-sum", json!({"a": 1.5, "b": 2}))
+        .then_call("get-tiny-image", json!({}))
+        .then_text("3.5");
+    let agent = Agent::builder().model(model).tools(tools).build()?;
+    let output = agent.run("add them").await?;
+    assert!(results(&output.trace, 0)[0].0.contains("3.5"));
+    assert_eq!(output.trace.steps[1].tool_results()[0].images().count(), 1);
+    client.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn cancelling_a_run_stops_the_reference_servers_long_running_operation() -> anyhow::Result<()>
+{
+    let toolset = McpToolset::connect([everything("everything")]).await?;
+    let mut tools = ToolRegistry::new();
+    toolset.register_into(&mut tools);
+    let model = ScriptedModel::new()
+        .then_call(
+            "trigger-long-running-operation",
+            json!({"duration": 60, "steps": 60}),
+        )
+        .then_text("never");
+    let agent = Agent::builder().model(model).tools(tools).build()?;
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let error = agent
+        .run_cancellable("wait a minute", cancel)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AgentError::Cancelled { .. }), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    // The server was told and serves the next call at once.
+    let execution = call(agent.tools(), "echo", json!({"message": "still here"})).await;
+    assert_eq!(execution.result.unwrap().text, "Echo: still here");
+    toolset.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn fault_injection_a_call_that_never_answers_times_out_and_the_next_reconnects(
+) -> anyhow::Result<()> {
+    let client =
+        McpClient::connect(fault_server().with_call_timeout(Duration::from_secs(1))).await?;
+    let failure = client
+        .call("wait", json!({}), ToolContext::new("c"))
+        .await
+        .unwrap_err();
+    assert_eq!(failure.kind, ToolErrorKind::Timeout);
+    assert!(
+        failure.message.contains("reconnects"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(
+        client
+            .call("hello", json!({}), ToolContext::new("d"))
+            .await
+            .unwrap(),
+        json!("hello")
+    );
     client.close().await;
     Ok(())
 }
