@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
-use crate::config::{McpServerConfig, McpTransport};
+use crate::config::{redact_urls_in, McpServerConfig, McpTransport};
 use crate::content::to_output;
 use crate::error::McpError;
 use crate::schema::check_input_schema;
@@ -142,7 +142,7 @@ impl McpClient {
         .map_err(|error| McpError::Request {
             server: self.name().to_string(),
             what: "tools/list",
-            reason: error.to_string(),
+            reason: redact_urls_in(&error.to_string()),
         })?;
         let (tools, rejected) = self.check_tools(listed);
         for tool in &rejected {
@@ -243,9 +243,15 @@ impl McpClient {
                 Err(ToolFailure::new(
                     ToolErrorKind::Failed,
                     if closed {
-                        format!("the MCP server `{server}` closed the connection ({error}); the next call reconnects")
+                        format!(
+                            "the MCP server `{server}` closed the connection ({}); the next call reconnects",
+                            redact_urls_in(&error.to_string())
+                        )
                     } else {
-                        format!("the MCP server `{server}` refused the call: {error}")
+                        format!(
+                            "the MCP server `{server}` refused the call: {}",
+                            redact_urls_in(&error.to_string())
+                        )
                     },
                 ))
             }
@@ -310,7 +316,7 @@ impl McpClient {
         let handshake = |error: &dyn std::fmt::Display| McpError::Handshake {
             server: config.name.clone(),
             target: config.transport.to_string(),
-            reason: error.to_string(),
+            reason: redact_urls_in(&error.to_string()),
         };
         match &config.transport {
             McpTransport::Stdio { command, args, env } => {

@@ -73,6 +73,27 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// `text` with every http(s) URL in it redacted as [`redact_url`] does: transports quote the
+/// URLs they fail on, with the query (and sometimes the credentials) of the configured one.
+pub(crate) fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["http://", "https://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let url_len = rest[start..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ']' | ','))
+            .unwrap_or(rest.len() - start);
+        out.push_str(&redact_url(&rest[start..start + url_len]));
+        rest = &rest[start + url_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One MCP server: its name, how to reach it, and the limits Argus applies to it.
 ///
 /// Parsed from the CLI's `NAME=COMMAND ARGS…` or `NAME=http://…`:
@@ -277,6 +298,10 @@ mod tests {
         assert_eq!(
             redact_url("https://user:secret@host:8/mcp?token=x"),
             "https://host:8/mcp"
+        );
+        assert_eq!(
+            redact_urls_in("error sending request for url (http://h:1/mcp?token=x), when x"),
+            "error sending request for url (http://h:1/mcp), when x"
         );
         let config = McpServerConfig::stdio("a", "srv", ["x"]).with_env("API_KEY", "hunter2");
         assert!(!format!("{config:?}").contains("hunter2"));

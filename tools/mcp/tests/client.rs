@@ -454,11 +454,20 @@ async fn fault_injection_servers_that_never_speak_mcp_are_typed_errors() {
     );
     let refused = McpClient::connect(quick(McpServerConfig::http(
         "down",
-        format!("http://127.0.0.1:{}/mcp", free_port()),
+        format!(
+            "http://argus:hunter2@127.0.0.1:{}/mcp?token=s3cret",
+            free_port()
+        ),
     )))
     .await;
     assert!(
         matches!(refused, Err(McpError::Handshake { .. })),
         "{refused:?}"
+    );
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("http://127.0.0.1:"), "{message}");
+    assert!(
+        !message.contains("hunter2") && !message.contains("s3cret"),
+        "{message}"
     );
 }

@@ -9,11 +9,9 @@
 
 mod server;
 
-use std::time::Duration;
-
 use argus_core::{
-    tool_fn, Agent, ChatModel, ChatRequest, FinishReason, ImageRef, Message, StreamEvent,
-    ToolChoice, ToolPromptFormat,
+    tool_fn, Agent, AgentEvent, ChatModel, ChatRequest, FinishReason, ImageRef, Message,
+    StreamEvent, ToolChoice, ToolPromptFormat,
 };
 use argus_openai::{OpenAiModel, ToolCallMode};
 use argus_vision::testkit::gemma_3_270m;
@@ -190,16 +188,24 @@ async fn a_cancelled_run_ends_at_once_and_the_server_keeps_serving() {
         .max_tokens(4000)
         .build()
         .unwrap();
-    let cancel = argus_core::CancellationToken::new();
-    let run = agent.run_cancellable("Write a long story.", cancel.clone());
-    let canceller = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        cancel.cancel();
-    };
-    let (result, ()) = tokio::join!(run, canceller);
+    // Cancelled at its first streamed text: a random-weight model may hit its end token within
+    // milliseconds, so a fixed delay could let the answer finish first.
+    let mut events = agent.run_stream("Write a long story.");
+    let mut last = None;
+    while let Some(event) = events.next().await {
+        if matches!(event, AgentEvent::TextDelta { .. }) {
+            events.cancel();
+        }
+        last = Some(event);
+    }
     assert!(
-        matches!(result, Err(argus_core::AgentError::Cancelled { .. })),
-        "{result:?}"
+        matches!(
+            last,
+            Some(AgentEvent::Error {
+                error: argus_core::AgentError::Cancelled { .. }
+            })
+        ),
+        "{last:?}"
     );
     let next = model
         .chat(ChatRequest::new(vec![Message::user("hi")]).with_max_tokens(2))
