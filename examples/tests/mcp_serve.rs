@@ -4,10 +4,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use argus_mcp::testkit::{inspector, INSPECTOR_TOOL_ERROR};
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::{ConfigureCommandExt as _, StreamableHttpClientTransport, TokioChildProcess};
@@ -247,50 +248,6 @@ async fn http_serves_rmcp_and_the_inspector_until_interrupted() {
         .expect("argus did not stop on SIGINT")
         .unwrap();
     assert!(status.success(), "{status}");
-}
-
-/// The pinned MCP Inspector, failing with the install command when it is missing.
-fn inspector_bin() -> PathBuf {
-    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/mcp/tests/peers");
-    let path = peers.join("node_modules/.bin/mcp-inspector");
-    assert!(
-        path.exists(),
-        "{} is missing: install the MCP test peers with \
-         `npm install --prefix tools/mcp/tests/peers --ignore-scripts` (needs Node.js 20+)",
-        path.display()
-    );
-    path
-}
-
-/// The Inspector CLI's exit code for a tool result with `isError: true`.
-const INSPECTOR_TOOL_ERROR: i32 = 5;
-
-/// Runs `mcp-inspector --cli TARGET... ARGS...`, expecting exit code `exit`; its stdout parsed
-/// as JSON.
-async fn inspector(target: &[&str], args: &[&str], exit: i32) -> Value {
-    let catalog = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::new(inspector_bin())
-        .arg("--cli")
-        .args(target)
-        .args(args)
-        .env("MCP_CATALOG_PATH", catalog.path().join("mcp.json"))
-        .env("RUST_LOG", "error")
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(WAIT, output)
-        .await
-        .expect("the inspector did not finish")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(exit),
-        "inspector {args:?}: {}\nstdout: {stdout}\nstderr: {stderr}",
-        output.status
-    );
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|error| panic!("inspector {args:?}: {error}\nstdout: {stdout}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

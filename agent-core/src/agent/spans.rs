@@ -213,7 +213,11 @@ mod tests {
     fn recording() -> (Recorder, tracing::subscriber::DefaultGuard) {
         let recorder = Recorder::default();
         let subscriber = tracing_subscriber::registry().with(recorder.clone());
-        (recorder, tracing::subscriber::set_default(subscriber))
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A callsite first hit by a test thread without a subscriber may have cached "never
+        // interested"; tests run in parallel, so recompute with this subscriber in place.
+        tracing::callsite::rebuild_interest_cache();
+        (recorder, guard)
     }
 
     #[tokio::test]

@@ -45,7 +45,13 @@ impl Fixture {
                 ("{suite}", at("suite.json")),
                 ("{export}", at("notes.json")),
                 ("{api}", api.to_string()),
-                ("{mcp}", format!("node {}", mcp_everything().display())),
+                (
+                    "{mcp}",
+                    format!(
+                        "node {}",
+                        argus_mcp::testkit::peer_bin("mcp-server-everything").display()
+                    ),
+                ),
                 ("{work}", at("")),
             ],
         }
@@ -58,17 +64,6 @@ impl Fixture {
                 arg.replace(name, value.trim_end_matches('/'))
             })
     }
-}
-
-/// The MCP reference server's executable, installed by `.ci/run` (the test fails without it).
-fn mcp_everything() -> std::path::PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tools/mcp/tests/peers/node_modules/.bin/mcp-server-everything");
-    assert!(
-        path.exists(),
-        "install the MCP test peers: npm install --prefix tools/mcp/tests/peers --ignore-scripts"
-    );
-    path
 }
 
 #[test]

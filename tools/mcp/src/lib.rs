@@ -7,6 +7,8 @@ mod content;
 mod error;
 mod schema;
 pub mod server;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod toolset;
 
 pub use client::{McpClient, McpToolInfo, RejectedTool};

@@ -3,7 +3,9 @@
 //! the official TypeScript SDK (`tests/peers/fault_server.mjs`).
 #![allow(clippy::unwrap_used)]
 
-mod support;
+#[path = "../src/testkit.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod testkit;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use argus_core::{
 };
 use argus_mcp::{McpClient, McpError, McpServerConfig, McpToolset};
 use serde_json::json;
-use support::{peer_bin, peers_dir};
+use testkit::{peer_bin, peers_dir};
 use tokio_util::sync::CancellationToken;
 
 fn everything(name: &str) -> McpServerConfig {

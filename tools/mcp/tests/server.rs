@@ -4,7 +4,11 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-mod support;
+#[path = "../src/testkit.rs"]
+#[allow(unreachable_pub, dead_code)]
+mod testkit;
+
+use testkit::{inspector, INSPECTOR_TOOL_ERROR};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -368,42 +372,12 @@ async fn the_server_stops_when_cancelled() {
     drop(client);
 }
 
-/// The Inspector CLI's exit code for a tool result with `isError: true`.
-const INSPECTOR_TOOL_ERROR: i32 = 5;
-
-/// Runs the MCP Inspector's CLI against `target` with `args`, expecting exit code `exit`; its
-/// stdout parsed as JSON.
-async fn inspector(target: &str, args: &[&str], exit: i32) -> Value {
-    let catalog = tempfile::tempdir().unwrap();
-    let output = tokio::process::Command::new(support::peer_bin("mcp-inspector"))
-        .arg("--cli")
-        .arg(target)
-        .args(args)
-        .env("MCP_CATALOG_PATH", catalog.path().join("mcp.json"))
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), output)
-        .await
-        .expect("the inspector did not finish")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(exit),
-        "inspector {args:?}: {}\nstdout: {stdout}\nstderr: {stderr}",
-        output.status
-    );
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|error| panic!("inspector {args:?}: {error}\nstdout: {stdout}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_mcp_inspector_lists_and_calls_the_tools_over_http() {
     let (tools, _probes) = registry();
     let (url, cancel) = serve(McpToolServer::new(tools)).await;
 
-    let listed = inspector(&url, &["--method", "tools/list"], 0).await;
+    let listed = inspector(&[&url], &["--method", "tools/list"], 0).await;
     let tools = listed["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 4, "{listed}");
     assert_eq!(tools[0]["name"], "add");
@@ -415,7 +389,7 @@ async fn the_mcp_inspector_lists_and_calls_the_tools_over_http() {
     assert_eq!(tools[1]["annotations"]["readOnlyHint"], false);
 
     let called = inspector(
-        &url,
+        &[&url],
         &[
             "--method",
             "tools/call",
@@ -432,7 +406,7 @@ async fn the_mcp_inspector_lists_and_calls_the_tools_over_http() {
     assert_ne!(called["isError"], true, "{called}");
 
     let refused = inspector(
-        &url,
+        &[&url],
         &[
             "--method",
             "tools/call",
