@@ -8,12 +8,12 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use argus_mcp::testkit::{inspector, INSPECTOR_TOOL_ERROR};
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, Tool};
+use argus_mcp::testkit::{call, inspector, text, INSPECTOR_TOOL_ERROR};
+use rmcp::model::Tool;
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::{ConfigureCommandExt as _, StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::ServiceExt as _;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::AsyncBufReadExt as _;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -50,20 +50,6 @@ async fn stdio_client(workspace: &Path, args: &[&str]) -> RunningService<RoleCli
         .await
         .expect("no handshake")
         .unwrap()
-}
-
-fn call(name: &str, arguments: Value) -> CallToolRequestParams {
-    let arguments: JsonObject = serde_json::from_value(arguments).unwrap();
-    CallToolRequestParams::new(name.to_string()).with_arguments(arguments)
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|block| block.as_text().map(|text| text.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn read_only_hint(tool: &Tool) -> Option<bool> {

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
 use serde_json::Value;
 
 /// The folder holding the peers' `package.json` (and the fault-injection server).
@@ -58,4 +59,20 @@ pub async fn inspector(target: &[&str], args: &[&str], exit: i32) -> Value {
     );
     serde_json::from_str(&stdout)
         .unwrap_or_else(|error| panic!("inspector {args:?}: {error}\nstdout: {stdout}"))
+}
+
+/// A `tools/call` request for an rmcp client: `name` with `arguments` (a JSON object).
+pub fn call(name: &str, arguments: Value) -> CallToolRequestParams {
+    let arguments: JsonObject = serde_json::from_value(arguments).unwrap();
+    CallToolRequestParams::new(name.to_string()).with_arguments(arguments)
+}
+
+/// The text blocks of a result, joined by newlines.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|text| text.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

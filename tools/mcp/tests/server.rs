@@ -8,7 +8,7 @@
 #[allow(unreachable_pub, dead_code)]
 mod testkit;
 
-use testkit::{inspector, INSPECTOR_TOOL_ERROR};
+use testkit::{call, inspector, text, INSPECTOR_TOOL_ERROR};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,11 +18,10 @@ use std::time::Duration;
 use argus_core::{tool, tool_fn_with_context, ImageRef, ToolContext, ToolPolicy, ToolRegistry};
 use argus_mcp::{McpToolServer, ServeError};
 use base64::Engine as _;
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt as _;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -153,20 +152,6 @@ async fn connect(url: &str) -> RunningService<RoleClient, ()> {
     ().serve(StreamableHttpClientTransport::from_uri(url.to_string()))
         .await
         .unwrap()
-}
-
-fn call(name: &str, arguments: Value) -> CallToolRequestParams {
-    let arguments: JsonObject = serde_json::from_value(arguments).unwrap();
-    CallToolRequestParams::new(name.to_string()).with_arguments(arguments)
-}
-
-fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .iter()
-        .filter_map(|block| block.as_text().map(|text| text.text.clone()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread")]
