@@ -153,6 +153,7 @@ mod tests {
     use serde_json::json;
     use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id, Record};
+    use tracing::subscriber::Interest;
     use tracing_subscriber::layer::{Context, SubscriberExt as _};
     use tracing_subscriber::registry::LookupSpan;
     use tracing_subscriber::Layer;
@@ -209,15 +210,31 @@ mod tests {
         }
     }
 
+    /// A global subscriber that records nothing but keeps every callsite "sometimes"
+    /// interesting. Callsite interest is cached process-wide: without it, a callsite hit while
+    /// no test had a subscriber could stay "never" for a test whose thread has one.
+    struct Undecided;
+
+    impl<S: tracing::Subscriber> Layer<S> for Undecided {
+        fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> Interest {
+            Interest::sometimes()
+        }
+
+        fn enabled(&self, _: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+            false
+        }
+    }
+
     /// A recorder set as this thread's subscriber until the guard drops.
     fn recording() -> (Recorder, tracing::subscriber::DefaultGuard) {
+        static UNDECIDED: std::sync::Once = std::sync::Once::new();
+        UNDECIDED.call_once(|| {
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Undecided))
+                .expect("no other global subscriber in these tests");
+        });
         let recorder = Recorder::default();
         let subscriber = tracing_subscriber::registry().with(recorder.clone());
-        let guard = tracing::subscriber::set_default(subscriber);
-        // A callsite first hit by a test thread without a subscriber may have cached "never
-        // interested"; tests run in parallel, so recompute with this subscriber in place.
-        tracing::callsite::rebuild_interest_cache();
-        (recorder, guard)
+        (recorder, tracing::subscriber::set_default(subscriber))
     }
 
     #[tokio::test]
