@@ -10,6 +10,7 @@ mod message;
 mod model;
 mod panic;
 mod parse;
+mod shown_url;
 mod tool;
 mod usage;
 
@@ -22,6 +23,7 @@ pub use message::*;
 pub use model::*;
 pub use panic::panic_message;
 pub use parse::*;
+pub use shown_url::{shown_url, shown_urls_in};
 pub use tool::*;
 pub use usage::Usage;
 

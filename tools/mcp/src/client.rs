@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use argus_core::{FnTool, ToolContext, ToolErrorKind, ToolFailure, ToolPolicy, ToolSpec};
+use argus_core::{
+    shown_urls_in, FnTool, ToolContext, ToolErrorKind, ToolFailure, ToolPolicy, ToolSpec,
+};
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use rmcp::model::{CallToolRequestParams, Tool};
@@ -16,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
-use crate::config::{redact_urls_in, McpServerConfig, McpTransport};
+use crate::config::{McpServerConfig, McpTransport};
 use crate::content::to_output;
 use crate::error::McpError;
 use crate::schema::check_input_schema;
@@ -142,7 +144,7 @@ impl McpClient {
         .map_err(|error| McpError::Request {
             server: self.name().to_string(),
             what: "tools/list",
-            reason: redact_urls_in(&error.to_string()),
+            reason: shown_urls_in(&error.to_string()),
         })?;
         let (tools, rejected) = self.check_tools(listed);
         for tool in &rejected {
@@ -245,12 +247,12 @@ impl McpClient {
                     if closed {
                         format!(
                             "the MCP server `{server}` closed the connection ({}); the next call reconnects",
-                            redact_urls_in(&error.to_string())
+                            shown_urls_in(&error.to_string())
                         )
                     } else {
                         format!(
                             "the MCP server `{server}` refused the call: {}",
-                            redact_urls_in(&error.to_string())
+                            shown_urls_in(&error.to_string())
                         )
                     },
                 ))
@@ -316,7 +318,7 @@ impl McpClient {
         let handshake = |error: &dyn std::fmt::Display| McpError::Handshake {
             server: config.name.clone(),
             target: config.transport.to_string(),
-            reason: redact_urls_in(&error.to_string()),
+            reason: shown_urls_in(&error.to_string()),
         };
         match &config.transport {
             McpTransport::Stdio { command, args, env } => {

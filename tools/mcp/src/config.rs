@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use argus_core::shown_url;
 use argus_ingest::ImageLimits;
 
 /// How Argus reaches an MCP server.
@@ -37,7 +38,7 @@ impl fmt::Debug for McpTransport {
                 .finish(),
             McpTransport::Http { url } => f
                 .debug_struct("Http")
-                .field("url", &redact_url(url))
+                .field("url", &shown_url(url))
                 .finish(),
         }
     }
@@ -53,45 +54,9 @@ impl fmt::Display for McpTransport {
                 }
                 Ok(())
             }
-            McpTransport::Http { url } => f.write_str(&redact_url(url)),
+            McpTransport::Http { url } => f.write_str(&shown_url(url)),
         }
     }
-}
-
-/// The URL without user, password and query, as it may appear in messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    let without_query = url.split(['?', '#']).next().unwrap_or(url);
-    match without_query.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('/') {
-            Some((authority, path)) => {
-                let host = authority.rsplit('@').next().unwrap_or(authority);
-                format!("{scheme}://{host}/{path}")
-            }
-            None => format!("{scheme}://{}", rest.rsplit('@').next().unwrap_or(rest)),
-        },
-        None => without_query.to_string(),
-    }
-}
-
-/// `text` with every http(s) URL in it redacted as [`redact_url`] does: transports quote the
-/// URLs they fail on, with the query (and sometimes the credentials) of the configured one.
-pub(crate) fn redact_urls_in(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = ["http://", "https://"]
-        .iter()
-        .filter_map(|scheme| rest.find(scheme))
-        .min()
-    {
-        out.push_str(&rest[..start]);
-        let url_len = rest[start..]
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ']' | ','))
-            .unwrap_or(rest.len() - start);
-        out.push_str(&redact_url(&rest[start..start + url_len]));
-        rest = &rest[start + url_len..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// One MCP server: its name, how to reach it, and the limits Argus applies to it.
@@ -295,14 +260,8 @@ mod tests {
 
     #[test]
     fn urls_lose_credentials_and_queries_and_env_values_stay_out_of_debug() {
-        assert_eq!(
-            redact_url("https://user:secret@host:8/mcp?token=x"),
-            "https://host:8/mcp"
-        );
-        assert_eq!(
-            redact_urls_in("error sending request for url (http://h:1/mcp?token=x), when x"),
-            "error sending request for url (http://h:1/mcp), when x"
-        );
+        let config: McpServerConfig = "a=https://user:secret@host:8/mcp?token=x".parse().unwrap();
+        assert_eq!(config.transport.to_string(), "https://host:8/mcp");
         let config = McpServerConfig::stdio("a", "srv", ["x"]).with_env("API_KEY", "hunter2");
         assert!(!format!("{config:?}").contains("hunter2"));
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::config::RemoteOptions;
 use crate::error::{context_overflow, server_message, RemoteError, TimeoutPhase};
-use argus_core::ModelError;
+use argus_core::{shown_url, ModelError};
 
 /// Error bodies are read up to this size for their message.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
@@ -37,11 +37,11 @@ pub(crate) struct Http {
 impl Http {
     pub(crate) fn new(options: &RemoteOptions) -> Result<Self, String> {
         let mut base = reqwest::Url::parse(options.base_url.trim())
-            .map_err(|e| format!("`{}` is not a URL: {e}", shown(&options.base_url)))?;
+            .map_err(|e| format!("`{}` is not a URL: {e}", shown_url(&options.base_url)))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(format!(
                 "`{}` is not an http or https URL",
-                shown(&options.base_url)
+                shown_url(&options.base_url)
             ));
         }
         if !base.path().ends_with('/') {
@@ -50,7 +50,7 @@ impl Http {
         let endpoint = base
             .join("chat/completions")
             .map_err(|e| format!("cannot form the endpoint URL: {e}"))?;
-        let shown_url = shown(base.as_str().trim_end_matches('/'));
+        let shown_url = argus_core::shown_url(base.as_str().trim_end_matches('/'));
         let authorization = match &options.api_key {
             Some(key) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", key.secret()))
@@ -349,19 +349,6 @@ fn error_chain(error: &reqwest::Error) -> String {
     text
 }
 
-/// A URL as shown in messages: no user name or password, no query.
-pub(crate) fn shown(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.set_query(None);
-            parsed.to_string().trim_end_matches('/').to_string()
-        }
-        Err(_) => "(an invalid URL)".into(),
-    }
-}
-
 /// The body of a streamed response as a stream of byte chunks, each within the idle timeout,
 /// all within the size cap.
 pub(crate) mod bytes_stream {
@@ -460,15 +447,6 @@ pub(crate) mod bytes_stream {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shown_urls_lose_credentials_and_queries() {
-        assert_eq!(
-            shown("https://user:hunter2@example.com/v1?key=abc"),
-            "https://example.com/v1"
-        );
-        assert_eq!(shown("not a url"), "(an invalid URL)");
-    }
 
     #[test]
     fn base_urls_are_checked_and_joined() {
