@@ -3,10 +3,6 @@
 //! the official TypeScript SDK (`tests/peers/fault_server.mjs`).
 #![allow(clippy::unwrap_used)]
 
-#[path = "../src/testkit.rs"]
-#[allow(unreachable_pub, dead_code)]
-mod testkit;
-
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
@@ -14,9 +10,9 @@ use argus_core::{
     Agent, AgentError, RunTrace, ScriptedModel, ToolCall, ToolContext, ToolEffect, ToolErrorKind,
     ToolRegistry,
 };
+use argus_mcp::testkit::{peer_bin, peers_dir};
 use argus_mcp::{McpClient, McpError, McpServerConfig, McpToolset};
 use serde_json::json;
-use testkit::{peer_bin, peers_dir};
 use tokio_util::sync::CancellationToken;
 
 fn everything(name: &str) -> McpServerConfig {

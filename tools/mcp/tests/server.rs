@@ -4,11 +4,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-#[path = "../src/testkit.rs"]
-#[allow(unreachable_pub, dead_code)]
-mod testkit;
-
-use testkit::{call, inspector, text, INSPECTOR_TOOL_ERROR};
+use argus_mcp::testkit::{call, inspector, text, INSPECTOR_TOOL_ERROR};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
