@@ -8,13 +8,14 @@ use argus_core::{
     Agent, ApprovalHook, ChatModel, ContextStrategy, ImageCache, ImageRef, Memory, Message,
     TokenCounter, ToolChoice, ToolRegistry, ToolSpec, VisionStrategy,
 };
-use argus_mcp::{McpServerConfig, McpToolset};
+use argus_mcp::McpServerConfig;
 use argus_memory::SqliteMemory;
 use argus_tools::{
     Calculator, Clock, HttpFetch, ImageTool, ListFiles, ReadFile, Recall, Sandbox, WriteFile,
 };
 use argus_vision::{ImageLoadError, ImageLoader};
 
+use crate::commands::mcp;
 use crate::commands::sessions::DbArgs;
 use crate::exit::UserError;
 #[cfg(feature = "local")]
@@ -141,7 +142,9 @@ impl AgentArgs {
         let mut tools = ToolRegistry::new();
         if !self.no_tools {
             tools = builtin_tools(self.workspace.as_deref(), memory.as_ref())?;
-            self.register_mcp_tools(&mut tools).await?;
+            if let Some(toolset) = mcp::connect_servers(&self.mcp).await? {
+                mcp::add_tools(&toolset, &mut tools);
+            }
         }
         let context = self.context_strategy(model.as_ref(), tools.specs());
         let mut builder = Agent::builder()
@@ -167,23 +170,6 @@ impl AgentArgs {
             builder.approval(approval)
         };
         Ok((builder.build()?, memory))
-    }
-
-    /// Connects to the `--mcp` servers and adds their tools; says on stderr which it left out.
-    async fn register_mcp_tools(&self, tools: &mut ToolRegistry) -> anyhow::Result<()> {
-        if self.mcp.is_empty() {
-            return Ok(());
-        }
-        let toolset = McpToolset::connect(self.mcp.clone())
-            .await
-            .map_err(crate::commands::mcp::connect_error)?;
-        for skipped in toolset.register_into(tools) {
-            eprintln!(
-                "warning: MCP server `{}`: tool `{}` left out: {}",
-                skipped.server, skipped.tool.name, skipped.tool.reason
-            );
-        }
-        Ok(())
     }
 
     /// The context a session run starts from: as many of the latest stored messages as fit the

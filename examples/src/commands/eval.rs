@@ -1,8 +1,8 @@
 //! `argus eval`: the tool-calling eval on any model, or the vision suite (`--vision`).
 
-use argus_core::{ImageCache, ToolRegistry, ToolSpec};
-use argus_mcp::McpToolset;
+use argus_core::{ImageCache, ToolRegistry};
 
+use crate::commands::mcp;
 use crate::eval::vision::{self, VisionReport};
 use crate::eval::{run_suite, EvalOptions, Report, Suite};
 use crate::model_args::ModelArgs;
@@ -22,15 +22,11 @@ pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
         return run_vision(args).await;
     }
     let suite = Suite::load(args.options.suite.as_deref())?;
-    let mcp = connect_mcp(args).await?;
-    let extra_tools: Vec<ToolSpec> = match &mcp {
-        Some(toolset) => {
-            let mut tools = ToolRegistry::new();
-            toolset.register_into(&mut tools);
-            tools.specs().to_vec()
-        }
-        None => Vec::new(),
-    };
+    // The servers' tools, offered beside each case's own.
+    let mut extra_tools = ToolRegistry::new();
+    if let Some(toolset) = mcp::connect_servers(&args.options.mcp).await? {
+        mcp::add_tools(&toolset, &mut extra_tools);
+    }
     let model = args.model.load(&argus_core::ImageCache::new()).await?;
     let mut reports = Vec::new();
     let mut all_scores = Vec::new();
@@ -38,7 +34,7 @@ pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
         let scores = run_suite(
             model.as_ref(),
             &suite,
-            &extra_tools,
+            extra_tools.specs(),
             mode,
             args.options.max_tokens,
         )
@@ -58,7 +54,7 @@ pub(crate) async fn run(args: &EvalArgs) -> anyhow::Result<()> {
 /// Runs the vision suite under each strategy and prints the tables (and per-case JSON lines
 /// with `--json`).
 async fn run_vision(args: &EvalArgs) -> anyhow::Result<()> {
-    let mcp = connect_mcp(args).await?;
+    let mcp = mcp::connect_servers(&args.options.mcp).await?;
     let images = ImageCache::new();
     let model = args.model.load(&images).await?;
     println!(
@@ -93,15 +89,4 @@ async fn run_vision(args: &EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The `--mcp` servers, connected; `None` without any.
-async fn connect_mcp(args: &EvalArgs) -> anyhow::Result<Option<McpToolset>> {
-    if args.options.mcp.is_empty() {
-        return Ok(None);
-    }
-    let toolset = McpToolset::connect(args.options.mcp.clone())
-        .await
-        .map_err(crate::commands::mcp::connect_error)?;
-    Ok(Some(toolset))
 }

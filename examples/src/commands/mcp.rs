@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use argus_core::CancellationToken;
-use argus_mcp::{McpClient, McpError, McpServerConfig, McpToolServer, ServeError};
+use argus_core::{CancellationToken, ToolRegistry};
+use argus_mcp::{McpClient, McpError, McpServerConfig, McpToolServer, McpToolset, ServeError};
 
 use crate::assistant::builtin_tools;
 use crate::exit::UserError;
@@ -101,9 +101,32 @@ async fn run_list(args: &ListArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Connects the `--mcp` servers of `run`, `chat` or `eval`; `None` without any.
+pub(crate) async fn connect_servers(
+    servers: &[McpServerConfig],
+) -> anyhow::Result<Option<McpToolset>> {
+    if servers.is_empty() {
+        return Ok(None);
+    }
+    let toolset = McpToolset::connect(servers.to_vec())
+        .await
+        .map_err(connect_error)?;
+    Ok(Some(toolset))
+}
+
+/// Adds the servers' tools to `tools`, saying on stderr which it left out.
+pub(crate) fn add_tools(toolset: &McpToolset, tools: &mut ToolRegistry) {
+    for skipped in toolset.register_into(tools) {
+        eprintln!(
+            "warning: MCP server `{}`: tool `{}` left out: {}",
+            skipped.server, skipped.tool.name, skipped.tool.reason
+        );
+    }
+}
+
 /// A server that could not be reached: a command that does not exist is "not found" (exit
 /// code 3), anything else a failure (exit code 1).
-pub(crate) fn connect_error(error: McpError) -> anyhow::Error {
+fn connect_error(error: McpError) -> anyhow::Error {
     match error {
         McpError::Spawn { .. } => UserError::not_found(error.to_string()).into(),
         other => other.into(),
