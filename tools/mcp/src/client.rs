@@ -183,8 +183,8 @@ impl McpClient {
         let policy = base.with_timeout(self.inner.config.call_timeout + Duration::from_secs(5));
         let spec = ToolSpec {
             name: exposed_name,
-            description: info.description.clone(),
-            parameters: info.input_schema.clone(),
+            description: info.description,
+            parameters: info.input_schema,
         };
         let client = self.clone();
         let server_name = info.name;
@@ -206,7 +206,7 @@ impl McpClient {
         args: Value,
         ctx: ToolContext,
     ) -> Result<Value, ToolFailure> {
-        let server = self.name().to_string();
+        let server = self.name();
         let Value::Object(arguments) = args else {
             return Err(ToolFailure::new(
                 ToolErrorKind::InvalidArguments,

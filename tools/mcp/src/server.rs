@@ -313,8 +313,8 @@ impl HttpServer {
 
     /// Serves until `cancel` is cancelled, then ends open sessions and returns.
     pub async fn serve(self, cancel: CancellationToken) -> Result<(), ServeError> {
+        tracing::info!(url = %self.url(), "serving MCP");
         let router = self.server.router(cancel.child_token());
-        tracing::info!(url = %format!("http://{}{HTTP_PATH}", self.local_addr), "serving MCP");
         axum::serve(self.listener, router)
             .with_graceful_shutdown(cancel.cancelled_owned())
             .await
