@@ -79,17 +79,20 @@ impl From<Error> for MemoryError {
     }
 }
 
-/// Maps a database error met while doing `what` into a [`MemoryError`].
-pub(crate) fn db(what: &'static str) -> impl Fn(sqlx::Error) -> MemoryError + Copy {
+/// Maps a database error met while doing `what` in `store` into a [`MemoryError`].
+pub(crate) fn failed(
+    store: &'static str,
+    what: &'static str,
+) -> impl Fn(sqlx::Error) -> MemoryError + Copy {
     move |error| MemoryError::Backend {
-        message: format!("sqlite memory: {what}: {error}"),
+        message: format!("{store} memory: {what}: {error}"),
         source: Some(Box::new(error)),
     }
 }
 
 /// A stored row that cannot be turned back into a value (hand-edited or corrupted).
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> MemoryError {
-    MemoryError::backend(format!("sqlite memory: corrupt row: {what}"))
+    MemoryError::backend(format!("memory: corrupt row: {what}"))
 }
 
 /// The primary SQLite result code of `error`, if it came from SQLite.

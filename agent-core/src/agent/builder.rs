@@ -1,6 +1,7 @@
 //! Building an [`Agent`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::handoff::Handoff;
 use super::{Agent, ApprovalHook, VisionStrategy};
@@ -60,6 +61,7 @@ pub struct AgentBuilder {
     system_prompt: Option<String>,
     memory: Option<Arc<dyn RunLog>>,
     session: Option<SessionId>,
+    session_wait: Duration,
     context: ContextStrategy,
     limits: Limits,
     tool_choice: ToolChoice,
@@ -143,6 +145,14 @@ impl AgentBuilder {
     /// The session to continue (created on first use); a random one when memory is set alone.
     pub fn session(mut self, session: impl Into<SessionId>) -> Self {
         self.session = Some(session.into());
+        self
+    }
+
+    /// How long a run waits for its session while another run holds it (in this process or
+    /// any other sharing the memory) before failing with
+    /// [`MemoryError::SessionBusy`](crate::MemoryError::SessionBusy). Default: no wait.
+    pub fn session_wait(mut self, wait: Duration) -> Self {
+        self.session_wait = wait;
         self
     }
 
@@ -271,6 +281,7 @@ impl AgentBuilder {
             system_prompt: self.system_prompt,
             memory: self.memory,
             session,
+            session_wait: self.session_wait,
             context: self.context,
             limits: Limits {
                 tool_concurrency: self.limits.tool_concurrency.max(1),

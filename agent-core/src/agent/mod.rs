@@ -69,6 +69,8 @@ pub struct Agent {
     system_prompt: Option<String>,
     memory: Option<Arc<dyn RunLog>>,
     session: Option<SessionId>,
+    /// How long a run waits for a session another run holds.
+    session_wait: std::time::Duration,
     context: ContextStrategy,
     limits: Limits,
     tool_choice: ToolChoice,

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::error_kind::ToolErrorKind;
 use crate::history::History;
-use crate::memory::{MemoryError, NewSession, ObservationKey, RunId, StepRecord};
+use crate::memory::{MemoryError, NewSession, ObservationKey, RunId, SessionLease, StepRecord};
 use crate::message::{new_call_id, ContentPart, ImageRef, Message, Role, ToolCall};
 use crate::model::{ChatRequest, ChatResponse, FinishReason, ModelError, StreamEvent, ToolChoice};
 use crate::tool::{ToolContext, ToolEffect, ToolExecution, ToolFailure};
@@ -215,14 +215,44 @@ impl<'a> RunState<'a> {
         self.history.append(segment);
     }
 
-    pub(super) async fn start(mut self, input: Message) -> Result<RunOutput, AgentError> {
+    pub(super) async fn start(self, input: Message) -> Result<RunOutput, AgentError> {
+        let lease = self.hold_session().await?;
+        let result = self.start_held(input).await;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        result
+    }
+
+    async fn start_held(mut self, input: Message) -> Result<RunOutput, AgentError> {
         self.load_history(Some(&input)).await?;
         let segment = self.commit(vec![input], Default::default(), false).await?;
         self.extend_history(segment);
         self.run_steps().await
     }
 
-    async fn resume(mut self) -> Result<RunOutput, AgentError> {
+    async fn resume(self) -> Result<RunOutput, AgentError> {
+        let lease = self.hold_session().await?;
+        let result = self.resume_held().await;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        result
+    }
+
+    /// Holds the agent's session for the run, so no other run's steps interleave with its own.
+    async fn hold_session(&self) -> Result<Option<SessionLease>, AgentError> {
+        let (Some(memory), Some(session)) = (&self.agent.memory, &self.agent.session) else {
+            return Ok(None);
+        };
+        memory
+            .lock_session(session, self.agent.session_wait)
+            .await
+            .map(Some)
+            .map_err(|source| self.memory_error(source))
+    }
+
+    async fn resume_held(mut self) -> Result<RunOutput, AgentError> {
         let (Some(memory), Some(session)) = (&self.agent.memory, &self.agent.session) else {
             return Err(AgentError::NothingToResume);
         };

@@ -687,3 +687,48 @@ async fn tools_see_the_conversations_images_with_their_bytes() {
     assert_eq!(cache.get(&photo.sha256).unwrap().data, photo.data);
     assert_eq!(cache.get(&attached.sha256).unwrap().data, attached.data);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_second_run_on_a_held_session_is_busy_or_waits_its_turn() {
+    let model = Arc::new(
+        ScriptedModel::new()
+            .then_after(Duration::from_secs(5), ChatResponse::text("first"))
+            .then_text("second")
+            .then_text("third"),
+    );
+    let memory = Arc::new(InMemoryMemory::new());
+    let build = |wait: Duration| {
+        agent(model.clone())
+            .shared_memory(memory.clone())
+            .session("shared")
+            .session_wait(wait)
+            .build()
+            .unwrap()
+    };
+    let first = tokio::spawn({
+        let agent = build(Duration::ZERO);
+        async move { agent.run("one").await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let busy = build(Duration::from_secs(1)).run("two").await.unwrap_err();
+    let AgentError::Memory {
+        source: MemoryError::SessionBusy { session, waited },
+        ..
+    } = &busy
+    else {
+        panic!("unexpected {busy:?}");
+    };
+    assert_eq!((session.as_str(), *waited), ("shared", Duration::from_secs(1)));
+
+    // A run willing to wait starts after the first one's last step.
+    let patient = build(Duration::from_secs(60)).run("three").await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().answer, "first");
+    assert_eq!(patient.answer, "second");
+    let context = memory
+        .load_context(&SessionId::new("shared"), &ContextStrategy::Full)
+        .await
+        .unwrap();
+    let texts: Vec<String> = context.iter().map(Message::text).collect();
+    assert_eq!(texts, ["one", "first", "three", "second"]);
+}

@@ -1,5 +1,7 @@
 //! Why a memory operation failed.
 
+use std::time::Duration;
+
 use super::{RunId, SessionId};
 
 /// Why a memory operation failed.
@@ -25,6 +27,15 @@ pub enum MemoryError {
     /// The run is finished and takes no more steps.
     #[error("run `{0}` is already finished")]
     RunFinished(RunId),
+    /// Another run holds the session (see [`RunLog::lock_session`](super::RunLog::lock_session))
+    /// and did not release it within `waited`. Nothing was written.
+    #[error("session `{session}` is busy: another run holds it (waited {waited:?})")]
+    SessionBusy {
+        /// The session.
+        session: SessionId,
+        /// How long this run waited for it.
+        waited: Duration,
+    },
     /// The input breaks a rule of the run log (see [`validate_step`](super::validate_step)):
     /// an image whose hash does not match, a tool result without its call, an export of a
     /// newer format. Nothing of it was written.

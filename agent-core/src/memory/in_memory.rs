@@ -11,7 +11,7 @@ use super::window::select_context_of;
 use super::{
     advance_run, validate_export, validate_step, ContextStrategy, LoggedStep, MemoryError,
     NewSession, ObservationKey, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport,
-    SessionId, SessionInfo, SessionStore, StepRecord,
+    SessionId, SessionInfo, SessionLease, SessionLocks, SessionStore, StepRecord,
 };
 use crate::message::{ImageRef, Message};
 use crate::usage::Usage;
@@ -53,6 +53,7 @@ struct Store {
 #[derive(Debug, Default)]
 pub struct InMemoryMemory {
     store: Mutex<Store>,
+    sessions_held: SessionLocks,
 }
 
 impl InMemoryMemory {
@@ -218,6 +219,14 @@ impl RunLog for InMemoryMemory {
             .observations
             .insert(key.digest(), (key.images.clone(), text.to_string()));
         Ok(())
+    }
+
+    async fn lock_session(
+        &self,
+        session: &SessionId,
+        wait: std::time::Duration,
+    ) -> Result<SessionLease, MemoryError> {
+        self.sessions_held.lock(session, wait).await
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod error;
 mod in_memory;
+mod lease;
 mod rules;
 #[cfg(any(test, feature = "test-utils"))]
 mod testing;
@@ -19,6 +20,7 @@ use crate::message::Message;
 
 pub use error::MemoryError;
 pub use in_memory::InMemoryMemory;
+pub use lease::{HeldSession, SessionLease, SessionLocks};
 #[cfg(any(test, feature = "test-utils"))]
 pub use rules::invalid_steps;
 pub use rules::{advance_run, validate_export, validate_image, validate_step};
@@ -103,6 +105,22 @@ pub trait RunLog: Send + Sync {
     async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
         let _ = (key, text);
         Ok(())
+    }
+
+    /// Holds `session` for one run, so the steps of two runs never interleave: every process
+    /// sharing the store sees the hold. Waits up to `wait` for a run holding it, then fails
+    /// with [`MemoryError::SessionBusy`]. The session need not exist yet.
+    ///
+    /// An [`Agent`](crate::Agent) holds its session from loading the context to its last step.
+    /// The default holds nothing ([`SessionLease::unguarded`]): runs on a store without locks
+    /// may interleave. Argus's stores all implement it.
+    async fn lock_session(
+        &self,
+        session: &SessionId,
+        wait: std::time::Duration,
+    ) -> Result<SessionLease, MemoryError> {
+        let _ = (session, wait);
+        Ok(SessionLease::unguarded())
     }
 }
 
@@ -196,6 +214,13 @@ impl<M: RunLog + ?Sized> RunLog for std::sync::Arc<M> {
     }
     async fn save_observation(&self, key: &ObservationKey, text: &str) -> Result<(), MemoryError> {
         (**self).save_observation(key, text).await
+    }
+    async fn lock_session(
+        &self,
+        session: &SessionId,
+        wait: std::time::Duration,
+    ) -> Result<SessionLease, MemoryError> {
+        (**self).lock_session(session, wait).await
     }
 }
 

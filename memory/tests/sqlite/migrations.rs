@@ -12,7 +12,7 @@ use crate::common::{assert_consistent, raw, TempDb};
 async fn a_first_version_database_is_upgraded_with_its_data() -> anyhow::Result<()> {
     // Build a database as the first release did: its migration only, its rows.
     let first_only = tempfile::tempdir()?;
-    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let mut files: Vec<_> = std::fs::read_dir(&migrations)?
         .map(|entry| entry.map(|e| e.path()))
         .collect::<Result<_, _>>()?;

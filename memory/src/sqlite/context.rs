@@ -6,7 +6,7 @@ use std::ops::Range;
 use argus_core::{async_trait, read_context, ContextStrategy, MemoryError, Message, MessageSource};
 use sqlx::SqliteConnection;
 
-use crate::rows::{load_messages, Selection};
+use super::rows::{load_messages, Selection};
 
 /// One session's messages, read inside the caller's transaction.
 pub(crate) struct SessionMessages<'c> {
@@ -49,7 +49,7 @@ mod tests {
     };
     use proptest::strategy::{Strategy as _, ValueTree};
 
-    use crate::store::{find_session, insert_step, now_ms, touch_session};
+    use crate::sqlite::{find_session, insert_step, now_ms, touch_session};
 
     /// Tiny first chunks force many chunk extensions across every kind of unit boundary.
     #[tokio::test]

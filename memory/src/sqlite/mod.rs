@@ -1,23 +1,37 @@
 //! [`SqliteMemory`]: the run log ([`RunLog`]) and session administration ([`SessionStore`])
 //! over an SQLite database.
 
+mod checkpoint;
+mod context;
+mod export;
+mod lock;
+mod rows;
+mod schema;
+mod search;
+
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use argus_core::{
     advance_run, async_trait, validate_step, ContextStrategy, LoggedStep, MemoryError, Message,
     NewSession, ObservationKey, RunId, RunLog, RunSummary, SearchHit, SearchQuery, SessionExport,
-    SessionId, SessionInfo, SessionStore, StepRecord,
+    SessionId, SessionInfo, SessionLease, SessionLocks, SessionStore, StepRecord,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use crate::context::load_context;
-use crate::error::{corrupt, db, Error};
-use crate::export::{export_session, import_session, logged_steps};
-use crate::rows::{insert_message, u32_from_sql, u64_from_sql, u64_to_sql};
-use crate::schema::{self, Durability, Pools};
-use crate::search::search;
+use crate::error::{failed, Error};
+use crate::rows::{u64_to_sql, RunRow, SessionRow, SESSION_COLUMNS};
+use context::load_context;
+use export::{export_session, import_session, logged_steps};
+use lock::SessionFiles;
+use rows::insert_message;
+use schema::Pools;
+pub use schema::Durability;
+
+/// Maps an SQLite error met while doing `what` into a [`MemoryError`].
+pub(crate) fn db(what: &'static str) -> impl Fn(sqlx::Error) -> MemoryError + Copy {
+    failed("sqlite", what)
+}
 
 /// Conversation memory in an SQLite database: sessions, messages with their images and tool
 /// calls, the run log, and a full-text index.
@@ -51,6 +65,16 @@ use crate::search::search;
 pub struct SqliteMemory {
     pub(crate) pools: Pools,
     path: Option<PathBuf>,
+    /// Which sessions runs hold: lock files beside a database file, in-process locks for a
+    /// database in memory.
+    held: Held,
+}
+
+/// How a store holds sessions for runs.
+#[derive(Debug, Clone)]
+enum Held {
+    Files(SessionFiles),
+    Local(SessionLocks),
 }
 
 impl SqliteMemory {
@@ -71,6 +95,7 @@ impl SqliteMemory {
         Ok(SqliteMemory {
             pools,
             path: Some(path.to_path_buf()),
+            held: Held::Files(SessionFiles::beside(path)),
         })
     }
 
@@ -79,6 +104,7 @@ impl SqliteMemory {
         Ok(SqliteMemory {
             pools: schema::open_in_memory().await?,
             path: None,
+            held: Held::Local(SessionLocks::default()),
         })
     }
 
@@ -143,30 +169,12 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-const SESSION_COLUMNS: &str =
-    "seq, id, title, created_at_ms, updated_at_ms, metadata, message_count";
-
-fn session_from_row(row: &SqliteRow) -> Result<(i64, SessionInfo), MemoryError> {
-    let decode = db("decoding a session");
-    let metadata: String = row.try_get(5).map_err(decode)?;
-    let info = SessionInfo {
-        id: SessionId::new(row.try_get::<String, _>(1).map_err(decode)?),
-        title: row.try_get(2).map_err(decode)?,
-        created_at_ms: row.try_get(3).map_err(decode)?,
-        updated_at_ms: row.try_get(4).map_err(decode)?,
-        metadata: serde_json::from_str(&metadata)
-            .map_err(|e| corrupt(format!("session metadata: {e}")))?,
-        message_count: u64_from_sql(row.try_get(6).map_err(decode)?),
-    };
-    Ok((row.try_get(0).map_err(decode)?, info))
-}
-
 /// The internal key and info of session `id`.
 pub(crate) async fn find_session(
     conn: &mut SqliteConnection,
     id: &SessionId,
 ) -> Result<(i64, SessionInfo), MemoryError> {
-    let row = sqlx::query(&format!(
+    let row: Option<SessionRow> = sqlx::query_as(&format!(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
     ))
     .bind(id.as_str())
@@ -174,7 +182,7 @@ pub(crate) async fn find_session(
     .await
     .map_err(db("looking up a session"))?;
     match row {
-        Some(row) => session_from_row(&row),
+        Some(row) => row.into_info(),
         None => Err(MemoryError::SessionNotFound(id.clone())),
     }
 }
@@ -211,24 +219,16 @@ pub(crate) async fn insert_step(
     step: &StepRecord,
     committed_at_ms: i64,
 ) -> Result<u64, MemoryError> {
-    let run =
-        sqlx::query("SELECT id, steps, finished FROM runs WHERE session_seq = ?1 AND run_id = ?2")
-            .bind(session_seq)
-            .bind(step.run_id.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db("looking up a run"))?;
+    let run: Option<RunRow> = sqlx::query_as(
+        "SELECT id, run_id, steps, finished FROM runs WHERE session_seq = ?1 AND run_id = ?2",
+    )
+    .bind(session_seq)
+    .bind(step.run_id.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db("looking up a run"))?;
     let run = match run {
-        Some(row) => {
-            let decode = db("decoding a run");
-            let id: i64 = row.try_get(0).map_err(decode)?;
-            let summary = RunSummary {
-                run_id: step.run_id.clone(),
-                steps: u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?,
-                finished: row.try_get(2).map_err(decode)?,
-            };
-            Some((id, summary))
-        }
+        Some(row) => Some((row.id, row.summary()?)),
         None => None,
     };
     advance_run(run.as_ref().map(|(_, summary)| summary), step)?;
@@ -345,23 +345,16 @@ impl RunLog for SqliteMemory {
     async fn last_run(&self, session: &SessionId) -> Result<Option<RunSummary>, MemoryError> {
         let mut tx = self.begin_read().await?;
         let (seq, _) = find_session(&mut tx, session).await?;
-        let row = sqlx::query(
-            "SELECT run_id, steps, finished FROM runs WHERE session_seq = ?1 ORDER BY id DESC LIMIT 1",
+        let row: Option<RunRow> = sqlx::query_as(
+            "SELECT id, run_id, steps, finished FROM runs
+             WHERE session_seq = ?1 ORDER BY id DESC LIMIT 1",
         )
         .bind(seq)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db("looking up the last run"))?;
         tx.commit().await.map_err(db("ending a read"))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let decode = db("decoding a run");
-        Ok(Some(RunSummary {
-            run_id: RunId::new(row.try_get::<String, _>(0).map_err(decode)?),
-            steps: u32_from_sql(row.try_get(1).map_err(decode)?, "run step count")?,
-            finished: row.try_get(2).map_err(decode)?,
-        }))
+        row.map(|row| row.summary()).transpose()
     }
 
     async fn run_steps(
@@ -407,6 +400,17 @@ impl RunLog for SqliteMemory {
         .map_err(db("saving an observation"))?;
         tx.commit().await.map_err(db("committing an observation"))
     }
+
+    async fn lock_session(
+        &self,
+        session: &SessionId,
+        wait: std::time::Duration,
+    ) -> Result<SessionLease, MemoryError> {
+        match &self.held {
+            Held::Files(files) => files.lock(session, wait).await,
+            Held::Local(locks) => locks.lock(session, wait).await,
+        }
+    }
 }
 
 #[async_trait]
@@ -422,14 +426,14 @@ impl SessionStore for SqliteMemory {
     }
 
     async fn list_sessions(&self) -> Result<Vec<SessionInfo>, MemoryError> {
-        let rows = sqlx::query(&format!(
+        let rows: Vec<SessionRow> = sqlx::query_as(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY updated_at_ms DESC, id"
         ))
         .fetch_all(&self.pools.reader)
         .await
         .map_err(db("listing sessions"))?;
-        rows.iter()
-            .map(|row| session_from_row(row).map(|(_, info)| info))
+        rows.into_iter()
+            .map(|row| row.into_info().map(|(_, info)| info))
             .collect()
     }
 
@@ -491,7 +495,7 @@ impl SessionStore for SqliteMemory {
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>, MemoryError> {
-        search(&self.pools.reader, query).await
+        search::search(&self.pools.reader, query).await
     }
 
     async fn export_session(&self, id: &SessionId) -> Result<SessionExport, MemoryError> {

@@ -1,10 +1,10 @@
 //! Full-text search with SQLite FTS5: bm25 ranking and snippets.
 
-use argus_core::{MemoryError, SearchHit, SearchQuery, SessionId};
-use sqlx::{Row, SqlitePool};
+use argus_core::{MemoryError, SearchHit, SearchQuery};
+use sqlx::SqlitePool;
 
-use crate::error::db;
-use crate::rows::{role_from_sql, u64_from_sql};
+use super::db;
+use crate::rows::{search_words, HitRow};
 
 /// Tokens of context around a match in a snippet.
 const SNIPPET_TOKENS: i64 = 24;
@@ -12,12 +12,10 @@ const SNIPPET_TOKENS: i64 = 24;
 /// The FTS5 query for a user's text: each word quoted (so no text can be FTS5 syntax),
 /// all words required. `None` when the text has no words.
 ///
-/// Words are split like FTS5's `unicode61` tokenizer splits them: on everything that is not a
-/// letter or a digit.
+/// Words are split like FTS5's `unicode61` tokenizer splits them.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
+    let terms: Vec<String> = search_words(text)
+        .into_iter()
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
@@ -57,7 +55,7 @@ pub(crate) async fn search(
         };
         fts = format!("session_seq : \"{seq}\" AND {fts}");
     }
-    let rows = sqlx::query(&format!(
+    let rows: Vec<HitRow> = sqlx::query_as(&format!(
         "WITH candidates AS (
              SELECT rowid AS id FROM messages_fts
              WHERE messages_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?3
@@ -67,10 +65,11 @@ pub(crate) async fn search(
              WHERE messages_fts MATCH ?1 AND rowid >= (SELECT min(id) FROM candidates)
              ORDER BY rank LIMIT ?2
          )
-         SELECT s.id, m.position, m.role,
+         SELECT s.id AS session_id, m.position, m.role,
                 (SELECT snippet(messages_fts, 0, '', '', '…', {SNIPPET_TOKENS})
-                 FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = top.id),
-                top.rank_
+                 FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = top.id) AS snippet,
+                -- bm25 is lower for better matches; hits score higher for better matches.
+                -top.rank_ AS score
          FROM top
          JOIN messages m ON m.id = top.id
          JOIN sessions s ON s.seq = m.session_seq
@@ -82,25 +81,7 @@ pub(crate) async fn search(
     .fetch_all(pool)
     .await
     .map_err(db("searching messages"))?;
-
-    rows.into_iter()
-        .map(|row| {
-            let decode = db("decoding a search hit");
-            let role: String = row.try_get(2).map_err(decode)?;
-            let rank: f64 = row.try_get(4).map_err(decode)?;
-            Ok(SearchHit {
-                session_id: SessionId::new(row.try_get::<String, _>(0).map_err(decode)?),
-                position: u64_from_sql(row.try_get(1).map_err(decode)?),
-                role: role_from_sql(&role)?,
-                snippet: row
-                    .try_get::<Option<String>, _>(3)
-                    .map_err(decode)?
-                    .unwrap_or_default(),
-                // bm25 is lower for better matches; hits score higher for better matches.
-                score: -rank,
-            })
-        })
-        .collect()
+    rows.into_iter().map(HitRow::into_hit).collect()
 }
 
 #[cfg(test)]

@@ -13,11 +13,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
-use crate::checkpoint::Checkpointer;
+use super::checkpoint::Checkpointer;
 use crate::error::{code, sqlite_code, Error};
 
-/// The schema migrations in `memory/migrations/`, embedded at build time.
-static MIGRATOR: Migrator = sqlx::migrate!();
+/// The schema migrations in `memory/migrations/sqlite/`, embedded at build time.
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// How long a connection waits for another one's write lock before giving up.
 ///
