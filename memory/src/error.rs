@@ -62,18 +62,65 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The database URL cannot be used.
+    #[error("`{url}` is not a usable PostgreSQL URL: {reason}")]
+    InvalidUrl {
+        /// The URL, without credentials.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The PostgreSQL server did not answer (not running, wrong host or port, a firewall).
+    #[error("cannot reach the PostgreSQL server at `{url}`: {reason}")]
+    ServerUnreachable {
+        /// The URL, without credentials.
+        url: String,
+        /// The cause, as the connection reported it.
+        reason: String,
+    },
+    /// The PostgreSQL server refused the user name or password.
+    #[error(
+        "the PostgreSQL server at `{url}` refused the login: wrong user name or password"
+    )]
+    ServerLoginRefused {
+        /// The URL, without credentials.
+        url: String,
+    },
+    /// The PostgreSQL database has tables but no Argus schema history, so memory tables are
+    /// not added to it.
+    #[error(
+        "`{url}` is a database of another program (it has tables but no Argus schema history); \
+         it was left untouched"
+    )]
+    ServerForeignDatabase {
+        /// The URL, without credentials.
+        url: String,
+    },
+    /// The PostgreSQL database was migrated by a newer version of this crate.
+    #[error(
+        "`{url}` has schema version {found}, newer than the {supported} this build of Argus \
+         knows; upgrade Argus to use it (the database was left untouched)"
+    )]
+    ServerFutureSchema {
+        /// The URL, without credentials.
+        url: String,
+        /// The newest schema version recorded in the database.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
     /// Applying the schema migrations failed.
     #[error("migrating the memory database failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// SQLite reported an error.
-    #[error("sqlite: {0}")]
+    /// The database reported an error.
+    #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
 }
 
 impl From<Error> for MemoryError {
     fn from(error: Error) -> Self {
         MemoryError::Backend {
-            message: format!("sqlite memory: {error}"),
+            message: format!("memory: {error}"),
             source: Some(Box::new(error)),
         }
     }

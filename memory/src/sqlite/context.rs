@@ -49,7 +49,8 @@ mod tests {
     };
     use proptest::strategy::{Strategy as _, ValueTree};
 
-    use crate::sqlite::{find_session, insert_step, now_ms, touch_session};
+    use crate::now_ms;
+    use crate::sqlite::{find_session, insert_step, touch_session};
 
     /// Tiny first chunks force many chunk extensions across every kind of unit boundary.
     #[tokio::test]

@@ -10,7 +10,6 @@ mod schema;
 mod search;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use argus_core::{
     advance_run, async_trait, validate_step, ContextStrategy, LoggedStep, MemoryError, Message,
@@ -20,6 +19,7 @@ use argus_core::{
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::error::{failed, Error};
+use crate::now_ms;
 use crate::rows::{u64_to_sql, RunRow, SessionRow, SESSION_COLUMNS};
 use context::load_context;
 use export::{export_session, import_session, logged_steps};
@@ -160,13 +160,6 @@ impl SqliteMemory {
             .await
             .map_err(db("starting a read transaction"))
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The internal key and info of session `id`.
