@@ -1,20 +1,24 @@
-//! Latency of the SQLite memory on a large database: 10,000 sessions of 100 messages
-//! (1,000,000 messages) plus one session of 50,000 messages.
+//! Latency of the SQLite and PostgreSQL memories on a large database: 10,000 sessions of 100
+//! messages (1,000,000 messages) plus one session of 50,000 messages.
 //!
-//! `cargo bench -p argus-memory --bench memory` generates the database once (bulk import,
-//! cached under `target/argus-memory-bench/`, keyed by schema version and size), then measures
-//! appending one step, loading a context and searching, and prints a table of p50/p99.
-//! Run without `--bench` (as `cargo test --benches` does) it makes a small database in a
-//! temporary directory and runs each measurement a few times, as a smoke test.
+//! `cargo bench -p argus-memory --bench memory` generates the SQLite database once (bulk
+//! import, cached under `target/argus-memory-bench/`, keyed by schema version and size) and the
+//! PostgreSQL one on a throwaway server with durable commits (`fsync`, `synchronous_commit`,
+//! `full_page_writes` on; generated on every run, unless `ARGUS_BENCH_POSTGRES_URL` names a
+//! database to fill once and reuse), then measures appending one step, loading a context and
+//! searching, and prints a table of p50/p99 per store. `-- sqlite` or `-- postgres` runs one.
+//! Run without `--bench` (as `cargo test --benches` does) it makes small databases and runs
+//! each measurement a few times, as a smoke test.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use argus_core::{
-    ContextStrategy, Message, NewSession, RunId, RunLog, SearchQuery, SessionId, SessionInfo,
+    ContextStrategy, Memory, Message, NewSession, RunId, SearchQuery, SessionId, SessionInfo,
     SessionStore, StepRecord, TokenCounter, ToolCall, ToolResultInfo, Usage,
 };
-use argus_memory::{Durability, LoggedStep, SessionExport, SqliteMemory};
+use argus_memory::testkit::TestPostgres;
+use argus_memory::{Durability, LoggedStep, PostgresMemory, SessionExport, SqliteMemory};
 use serde_json::json;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -162,9 +166,8 @@ fn session_export(rng: &mut Rng, id: &str, runs: usize) -> SessionExport {
     }
 }
 
-/// Fills a new database at `path` (bulk import, one transaction per session, no fsync).
-async fn generate(path: &Path, size: Size) -> Result<()> {
-    let memory = SqliteMemory::open_with(path, Durability::Normal).await?;
+/// Fills an empty store (bulk import, one transaction per session).
+async fn generate(memory: &dyn Memory, size: Size) -> Result<()> {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let started = Instant::now();
     for s in 0..size.sessions {
@@ -182,8 +185,15 @@ async fn generate(path: &Path, size: Size) -> Result<()> {
     memory
         .import_session(&session_export(&mut rng, HUGE, size.huge_session_runs))
         .await?;
-    memory.close().await;
     eprintln!("  generated in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+/// Fills a new SQLite database at `path` without waiting for the disk.
+async fn generate_sqlite(path: &Path, size: Size) -> Result<()> {
+    let memory = SqliteMemory::open_with(path, Durability::Normal).await?;
+    generate(&memory, size).await?;
+    memory.close().await;
     Ok(())
 }
 
@@ -208,7 +218,7 @@ async fn cached_database(size: Size) -> Result<PathBuf> {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", partial.display()));
         }
-        generate(&partial, size).await?;
+        generate_sqlite(&partial, size).await?;
         std::fs::rename(&partial, &path)?;
     }
     Ok(path)
@@ -252,48 +262,40 @@ where
     })
 }
 
-async fn append_rows(path: &Path, size: Size, rows: &mut Vec<Row>) -> Result<()> {
-    for (durability, label, goal) in [
-        (Durability::Full, "append step (Full: fsync)", Some(2.0)),
-        (Durability::Normal, "append step (Normal)", Some(2.0)),
-    ] {
-        let memory = SqliteMemory::open_with(path, durability).await?;
-        let id = SessionId::new(format!("bench-append-{label}"));
-        if memory.session(&id).await.is_ok() {
-            memory.delete_session(&id).await?;
-        }
-        memory
-            .create_session(NewSession::named(id.clone(), "append bench"))
-            .await?;
-        let mut rng = Rng(7);
-        let texts: Vec<(String, String)> = (0..size.iterations * 2)
-            .map(|_| (rng.text(30), rng.text(40)))
-            .collect();
-        let row = measure(label, goal, size.iterations, |i| {
-            let memory = &memory;
-            let id = &id;
-            let (question, answer) = &texts[i % texts.len()];
-            let step = StepRecord {
-                run_id: RunId::new("bench"),
-                index: i as u32,
-                messages: vec![Message::user(question), Message::assistant(answer)],
-                usage: Usage::default(),
-                is_final: false,
-            };
-            async move {
-                memory.append_step(id, &step).await?;
-                Ok(())
-            }
-        })
-        .await?;
-        rows.push(row);
+/// Appends `size.iterations` steps of two messages to a new session of `memory`.
+async fn append_row(memory: &dyn Memory, label: &str, goal_ms: f64, size: Size) -> Result<Row> {
+    let id = SessionId::new(format!("bench-append-{label}"));
+    if memory.session(&id).await.is_ok() {
         memory.delete_session(&id).await?;
-        memory.close().await;
     }
-    Ok(())
+    memory
+        .create_session(NewSession::named(id.clone(), "append bench"))
+        .await?;
+    let mut rng = Rng(7);
+    let texts: Vec<(String, String)> = (0..size.iterations * 2)
+        .map(|_| (rng.text(30), rng.text(40)))
+        .collect();
+    let row = measure(label, Some(goal_ms), size.iterations, |i| {
+        let id = &id;
+        let (question, answer) = &texts[i % texts.len()];
+        let step = StepRecord {
+            run_id: RunId::new("bench"),
+            index: i as u32,
+            messages: vec![Message::user(question), Message::assistant(answer)],
+            usage: Usage::default(),
+            is_final: false,
+        };
+        async move {
+            memory.append_step(id, &step).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    memory.delete_session(&id).await?;
+    Ok(row)
 }
 
-async fn read_rows(memory: &SqliteMemory, size: Size, rows: &mut Vec<Row>) -> Result<()> {
+async fn read_rows(memory: &dyn Memory, size: Size, rows: &mut Vec<Row>) -> Result<()> {
     let mut rng = Rng(11);
     let sessions: Vec<SessionId> = (0..size.iterations * 2)
         .map(|_| SessionId::new(format!("s{:05}", rng.below(size.sessions as u64))))
@@ -389,10 +391,10 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-async fn run(size: Size, path: &Path) -> Result<()> {
+async fn run_sqlite(size: Size, path: &Path) -> Result<()> {
     let bytes = std::fs::metadata(path)?.len();
     println!(
-        "database: {} ({:.0} MiB, {} sessions × {} messages + one of {} messages)",
+        "SQLite: {} ({:.0} MiB, {} sessions × {} messages + one of {} messages)",
         path.display(),
         bytes as f64 / (1024.0 * 1024.0),
         size.sessions,
@@ -400,7 +402,14 @@ async fn run(size: Size, path: &Path) -> Result<()> {
         size.huge_session_runs * 4
     );
     let mut rows = Vec::new();
-    append_rows(path, size, &mut rows).await?;
+    for (durability, label) in [
+        (Durability::Full, "append step (Full: fsync)"),
+        (Durability::Normal, "append step (Normal)"),
+    ] {
+        let memory = SqliteMemory::open_with(path, durability).await?;
+        rows.push(append_row(&memory, label, 2.0, size).await?);
+        memory.close().await;
+    }
     let memory = SqliteMemory::open(path).await?;
     read_rows(&memory, size, &mut rows).await?;
     memory.close().await;
@@ -408,20 +417,89 @@ async fn run(size: Size, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The PostgreSQL database to measure: `ARGUS_BENCH_POSTGRES_URL` (filled once), else a new
+/// database on a throwaway server made durable. The server, if any, lives as long as the value.
+async fn postgres_database(size: Size) -> Result<(String, Option<TestPostgres>)> {
+    if let Ok(url) = std::env::var("ARGUS_BENCH_POSTGRES_URL") {
+        let memory = PostgresMemory::connect(&url).await?;
+        if memory.session(&SessionId::new(HUGE)).await.is_err() {
+            eprintln!("filling {} (once; reused)", memory.shown_url());
+            generate(&memory, size).await?;
+        }
+        memory.close().await;
+        return Ok((url, None));
+    }
+    let server = TestPostgres::launch()?;
+    let url = server.fresh_database().await;
+    let admin = sqlx::PgPool::connect(&url).await?;
+    for setting in ["fsync", "synchronous_commit", "full_page_writes"] {
+        sqlx::query(&format!("ALTER SYSTEM SET {setting} = on"))
+            .execute(&admin)
+            .await?;
+    }
+    admin.close().await;
+    server.stop();
+    server.start();
+    let memory = PostgresMemory::connect(&url).await?;
+    eprintln!("generating the PostgreSQL database (on every run)");
+    generate(&memory, size).await?;
+    sqlx::query("VACUUM ANALYZE")
+        .execute(&sqlx::PgPool::connect(&url).await?)
+        .await?;
+    memory.close().await;
+    Ok((url, Some(server)))
+}
+
+async fn run_postgres(size: Size) -> Result<()> {
+    let (url, _server) = postgres_database(size).await?;
+    let pool = sqlx::PgPool::connect(&url).await?;
+    let (version, bytes): (String, i64) = sqlx::query_as(
+        "SELECT current_setting('server_version'), pg_database_size(current_database())",
+    )
+    .fetch_one(&pool)
+    .await?;
+    pool.close().await;
+    let memory = PostgresMemory::connect(&url).await?;
+    println!(
+        "PostgreSQL {version} on loopback: {} ({:.0} MiB, {} sessions × {} messages + one of {} messages)",
+        memory.shown_url(),
+        bytes as f64 / (1024.0 * 1024.0),
+        size.sessions,
+        size.runs_per_session * 4,
+        size.huge_session_runs * 4
+    );
+    let mut rows = vec![append_row(&memory, "append step (commit: fsync)", 5.0, size).await?];
+    read_rows(&memory, size, &mut rows).await?;
+    memory.close().await;
+    print_table(&rows);
+    Ok(())
+}
+
 fn main() -> Result<()> {
-    let bench = std::env::args().any(|arg| arg == "--bench");
+    let args: Vec<String> = std::env::args().collect();
+    let bench = args.iter().any(|arg| arg == "--bench");
+    let only = |name: &str| {
+        !args.iter().any(|a| a == "sqlite" || a == "postgres") || args.iter().any(|a| a == name)
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        if bench {
-            let path = cached_database(FULL).await?;
-            run(FULL, &path).await
-        } else {
-            let dir = tempfile::tempdir()?;
-            let path = dir.path().join("smoke.db");
-            generate(&path, SMOKE).await?;
-            run(SMOKE, &path).await
+        let size = if bench { FULL } else { SMOKE };
+        if only("sqlite") {
+            if bench {
+                let path = cached_database(FULL).await?;
+                run_sqlite(FULL, &path).await?;
+            } else {
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().join("smoke.db");
+                generate_sqlite(&path, SMOKE).await?;
+                run_sqlite(SMOKE, &path).await?;
+            }
         }
+        if only("postgres") {
+            run_postgres(size).await?;
+        }
+        Ok(())
     })
 }

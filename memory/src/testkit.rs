@@ -329,6 +329,17 @@ fn init_and_start(
             String::from_utf8_lossy(&output.stderr),
         ));
     }
+    // Tests need no durability across an OS crash: commits skip the disk. These live in the
+    // configuration file, not on the command line, so `ALTER SYSTEM` can turn them back on
+    // (a benchmark does, then restarts the server).
+    let conf = data.join("postgresql.conf");
+    OpenOptions::new()
+        .append(true)
+        .open(&conf)
+        .and_then(|mut file| {
+            file.write_all(b"\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+        })
+        .map_err(|e| format!("writing {}: {e}", conf.display()))?;
 
     let mut attempt = 0;
     loop {
@@ -384,14 +395,6 @@ fn start_server(
         .arg("-k")
         .arg(dir)
         .args(["-c", "listen_addresses=127.0.0.1"])
-        .args([
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ])
         .args(["-c", "max_connections=300", "-c", "shared_buffers=128MB"])
         .stdout(log)
         .stderr(log_err)
