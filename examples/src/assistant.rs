@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use argus_core::{
@@ -9,14 +10,13 @@ use argus_core::{
     TokenCounter, ToolChoice, ToolRegistry, ToolSpec, VisionStrategy,
 };
 use argus_mcp::McpServerConfig;
-use argus_memory::SqliteMemory;
 use argus_tools::{
     Calculator, Clock, HttpFetch, ImageTool, ListFiles, ReadFile, Recall, Sandbox, WriteFile,
 };
 use argus_vision::{ImageLoadError, ImageLoader};
 
 use crate::commands::mcp;
-use crate::commands::sessions::DbArgs;
+use crate::db_args::{parse_secs, DbArgs, OpenMemory};
 use crate::exit::UserError;
 #[cfg(feature = "local")]
 use crate::local_model::RawPolicy;
@@ -33,6 +33,10 @@ pub(crate) struct AgentArgs {
     pub(crate) model: ModelArgs,
     #[command(flatten)]
     pub(crate) db: DbArgs,
+    /// How long to wait for the session while another run (here or in another process
+    /// sharing the database) holds it; without it a busy session fails at once (exit code 75).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, default_value = "0")]
+    pub(crate) session_wait: Duration,
     /// The system prompt.
     #[arg(long, default_value = SYSTEM_PROMPT)]
     pub(crate) system: String,
@@ -102,12 +106,12 @@ impl ApprovalHook for ApproveAll {
 }
 
 impl AgentArgs {
-    /// Builds the agent on `session` (with SQLite memory) or without memory.
+    /// Builds the agent on `session` (with the `--db` memory) or without memory.
     pub(crate) async fn build(
         &self,
         session: Option<&str>,
         approval: impl ApprovalHook + 'static,
-    ) -> anyhow::Result<(Agent, Option<SqliteMemory>)> {
+    ) -> anyhow::Result<(Agent, Option<OpenMemory>)> {
         self.db.check()?;
         let memory = match session {
             Some(_) => Some(self.db.open().await?),
@@ -141,7 +145,8 @@ impl AgentArgs {
         let model = model_args.load(&images).await?;
         let mut tools = ToolRegistry::new();
         if !self.no_tools {
-            tools = builtin_tools(self.workspace.as_deref(), memory.as_ref())?;
+            let shared = memory.as_ref().map(OpenMemory::shared);
+            tools = builtin_tools(self.workspace.as_deref(), shared)?;
             if let Some(toolset) = mcp::connect_servers(&self.mcp).await? {
                 mcp::add_tools(&toolset, &mut tools);
             }
@@ -159,7 +164,10 @@ impl AgentArgs {
             builder = builder.vision_strategy(strategy);
         }
         if let (Some(memory), Some(session)) = (&memory, session) {
-            builder = builder.memory(memory.clone()).session(session);
+            builder = builder
+                .shared_memory(memory.shared())
+                .session(session)
+                .session_wait(self.session_wait);
             if let Some(context) = context {
                 builder = builder.context(context);
             }
@@ -208,7 +216,7 @@ impl AgentArgs {
 /// and `recall` when there is memory. `run`, `chat` and `mcp serve` offer these.
 pub(crate) fn builtin_tools(
     workspace: Option<&Path>,
-    memory: Option<&SqliteMemory>,
+    memory: Option<Arc<dyn Memory>>,
 ) -> anyhow::Result<ToolRegistry> {
     let root = match workspace {
         Some(dir) => dir.to_path_buf(),
@@ -226,8 +234,7 @@ pub(crate) fn builtin_tools(
         .register(WriteFile::new(sandbox.clone()))?
         .register(ImageTool::new().with_sandbox(sandbox))?;
     if let Some(memory) = memory {
-        let shared: Arc<dyn Memory> = Arc::new(memory.clone());
-        tools.register(Recall::new(shared))?;
+        tools.register(Recall::new(memory))?;
     }
     Ok(tools)
 }

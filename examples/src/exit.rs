@@ -6,16 +6,18 @@
 //! | 1 | the command failed (model, memory or tool error) |
 //! | 2 | bad command line (unknown flag or value) |
 //! | 3 | something named does not exist (model path, session, file) |
-//! | 4 | invalid input (bad image, malformed file, invalid data) |
+//! | 4 | invalid input (bad image, malformed file, invalid data, a database that cannot be used) |
 //! | 70 | internal error (a bug in Argus: a panic) |
+//! | 75 | try again later: another run holds the session (`EX_TEMPFAIL`) |
 //! | 130 | interrupted (Ctrl-C) |
 
 use std::fmt;
 use std::panic::{self, UnwindSafe};
 use std::process::ExitCode;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
-use argus_core::panic_message;
+use argus_core::{panic_message, AgentError, MemoryError, SessionId};
 
 /// An error the user can fix, with the exit code that says which kind.
 #[derive(Debug)]
@@ -48,6 +50,34 @@ impl UserError {
             message: message.into(),
         }
     }
+
+    /// Another run holds the session (exit code 75).
+    pub(crate) fn busy(session: &SessionId, waited: Duration) -> Self {
+        let waited = if waited.is_zero() {
+            "; try again when it ends, or wait for it with --session-wait SECS".to_string()
+        } else {
+            format!(" (waited {waited:?})")
+        };
+        UserError {
+            code: SESSION_BUSY,
+            message: format!("session `{session}` is busy: another run holds it{waited}"),
+        }
+    }
+}
+
+/// Exit code for a session another run holds (`EX_TEMPFAIL`: try again later).
+const SESSION_BUSY: u8 = 75;
+
+/// An agent's error as the command reports it: a busy session is one line saying so (exit
+/// code 75); anything else as it is.
+pub(crate) fn agent_error(error: AgentError) -> anyhow::Error {
+    match error {
+        AgentError::Memory {
+            source: MemoryError::SessionBusy { session, waited },
+            ..
+        } => UserError::busy(&session, waited).into(),
+        other => other.into(),
+    }
 }
 
 /// Shorthand for [`UserError::not_found`].
@@ -70,6 +100,15 @@ pub(crate) fn code_for(error: &anyhow::Error) -> ExitCode {
     }
     if let Some(user) = error.downcast_ref::<UserError>() {
         return ExitCode::from(user.code);
+    }
+    let busy = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<MemoryError>(),
+            Some(MemoryError::SessionBusy { .. })
+        )
+    });
+    if busy {
+        return ExitCode::from(SESSION_BUSY);
     }
     // Input the memory's rules refused (an import of a newer format, an image whose hash does
     // not match), wherever it sits in the chain: invalid input, not a failure.
@@ -201,6 +240,25 @@ mod tests {
             one_line(&error),
             "cannot answer: the run failed: the model has no more responses (after 0)"
         );
+    }
+
+    #[test]
+    fn a_busy_session_is_one_readable_line() {
+        let busy = |waited| UserError::busy(&SessionId::new("s"), waited).to_string();
+        assert_eq!(
+            busy(Duration::from_secs(2)),
+            "session `s` is busy: another run holds it (waited 2s)"
+        );
+        assert_eq!(
+            busy(Duration::from_millis(1500)),
+            "session `s` is busy: another run holds it (waited 1.5s)"
+        );
+        assert!(busy(Duration::ZERO).contains("--session-wait SECS"));
+        let error = anyhow::Error::new(MemoryError::SessionBusy {
+            session: SessionId::new("s"),
+            waited: Duration::ZERO,
+        });
+        assert_eq!(code_for(&error), ExitCode::from(SESSION_BUSY));
     }
 
     #[test]

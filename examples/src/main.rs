@@ -4,6 +4,7 @@
 
 mod assistant;
 mod commands;
+mod db_args;
 #[cfg(feature = "local")]
 mod device;
 mod eval;

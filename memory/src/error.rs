@@ -79,9 +79,7 @@ pub enum Error {
         reason: String,
     },
     /// The PostgreSQL server refused the user name or password.
-    #[error(
-        "the PostgreSQL server at `{url}` refused the login: wrong user name or password"
-    )]
+    #[error("the PostgreSQL server at `{url}` refused the login: wrong user name or password")]
     ServerLoginRefused {
         /// The URL, without credentials.
         url: String,

@@ -264,9 +264,10 @@ pub(crate) fn step_positions(
         .iter()
         .map(|row| {
             let first = u64_from_sql(row.first_position);
-            first..first
-                .saturating_add(u64_from_sql(row.message_count))
-                .min(message_count)
+            first
+                ..first
+                    .saturating_add(u64_from_sql(row.message_count))
+                    .min(message_count)
         })
         .collect();
     let span = match (

@@ -719,7 +719,10 @@ async fn a_second_run_on_a_held_session_is_busy_or_waits_its_turn() {
     else {
         panic!("unexpected {busy:?}");
     };
-    assert_eq!((session.as_str(), *waited), ("shared", Duration::from_secs(1)));
+    assert_eq!(
+        (session.as_str(), *waited),
+        ("shared", Duration::from_secs(1))
+    );
 
     // A run willing to wait starts after the first one's last step.
     let patient = build(Duration::from_secs(60)).run("three").await.unwrap();

@@ -15,7 +15,7 @@ use futures::StreamExt as _;
 use tokio::sync::{mpsc, Mutex};
 
 use crate::assistant::{load_image, AgentArgs};
-use crate::exit::one_line;
+use crate::exit::{agent_error, one_line};
 use crate::render::describe_event;
 
 /// Arguments of `argus chat`.
@@ -160,7 +160,7 @@ async fn answer(agent: &argus_core::Agent, input: Message) {
                 }
                 match error {
                     AgentError::Cancelled { .. } => eprintln!("[cancelled]"),
-                    other => eprintln!("error: {}", one_line(&other.into())),
+                    other => eprintln!("error: {}", one_line(&agent_error(other))),
                 }
                 break;
             }

@@ -6,7 +6,7 @@ use argus_core::{AgentEvent, Message};
 use futures::StreamExt as _;
 
 use crate::assistant::{load_image, AgentArgs};
-use crate::exit::Interrupted;
+use crate::exit::{agent_error, Interrupted};
 use crate::render::describe_event;
 
 /// Arguments of `argus run`.
@@ -17,7 +17,7 @@ pub(crate) struct RunArgs {
     /// An image (path or URL) for the model to see; repeat for several.
     #[arg(long = "image")]
     images: Vec<String>,
-    /// Keep the exchange in this session (SQLite memory), continuing it if it exists.
+    /// Keep the exchange in this session (in the --db memory), continuing it if it exists.
     #[arg(long)]
     session: Option<String>,
     /// Print the whole run (answer, steps, tool calls, usage) as JSON instead of the answer.
@@ -65,7 +65,7 @@ pub(crate) async fn run(args: &RunArgs) -> anyhow::Result<()> {
     let output = match result {
         Ok(output) => output,
         Err(argus_core::AgentError::Cancelled { .. }) => return Err(Interrupted.into()),
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(agent_error(error)),
     };
     let mut stdout = std::io::stdout().lock();
     if args.json {

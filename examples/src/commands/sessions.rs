@@ -1,110 +1,16 @@
-//! `argus sessions`: list, show, search, export, import and delete stored conversations.
+//! `argus sessions`: list, show, search, export, import, delete and copy stored conversations.
 
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use argus_core::{
-    ContentPart, ContextStrategy, Message, RunLog, SearchQuery, SessionId, SessionStore,
+    ContentPart, ContextStrategy, Memory, MemoryError, Message, SearchQuery, SessionId,
 };
-use argus_memory::{SessionExport, SqliteMemory};
+use argus_memory::SessionExport;
 
+use crate::db_args::{DbArgs, DbLocation};
 use crate::exit::{not_found, UserError};
-
-/// Where sessions are stored.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct DbArgs {
-    /// The memory database: a SQLite file path or `sqlite://PATH` URL (default: the per-user
-    /// database, e.g. ~/.local/share/argus/memory.db).
-    #[arg(long, global = true)]
-    pub(crate) db: Option<String>,
-}
-
-impl DbArgs {
-    /// Refuses a `--db` value this build cannot store memory in, before anything else runs.
-    pub(crate) fn check(&self) -> Result<(), UserError> {
-        match &self.db {
-            Some(location) => sqlite_path(location).map(drop),
-            None => Ok(()),
-        }
-    }
-
-    /// Opens the database, creating it if missing.
-    pub(crate) async fn open(&self) -> anyhow::Result<SqliteMemory> {
-        let path = match &self.db {
-            Some(location) => sqlite_path(location)?,
-            None => SqliteMemory::default_path().ok_or_else(|| {
-                UserError::invalid("no home directory to keep memory in: pass --db PATH")
-            })?,
-        };
-        SqliteMemory::open(&path)
-            .await
-            .map_err(|error| match error {
-                argus_memory::Error::NotADatabase { .. }
-                | argus_memory::Error::ForeignDatabase { .. }
-                | argus_memory::Error::FutureSchema { .. } => {
-                    UserError::invalid(error.to_string()).into()
-                }
-                other => anyhow::Error::new(other),
-            })
-    }
-}
-
-/// The SQLite file a `--db` value names: a path, `sqlite://PATH` or `sqlite:PATH`.
-///
-/// Any other URL is refused (exit code 2) rather than taken for a file name: a database server
-/// is not something this build can store memory in.
-fn sqlite_path(location: &str) -> Result<PathBuf, UserError> {
-    if let Some(path) = location
-        .strip_prefix("sqlite://")
-        .or_else(|| location.strip_prefix("sqlite:"))
-    {
-        return Ok(PathBuf::from(path));
-    }
-    if let Some(scheme) = url_scheme(location) {
-        return Err(UserError::usage(format!(
-            "--db {}: `{scheme}` databases are not supported by this build; give a SQLite file \
-             path or a sqlite://PATH URL",
-            without_password(location)
-        )));
-    }
-    Ok(PathBuf::from(location))
-}
-
-/// The scheme of `text` when it is a URL (`scheme://…`, or a database scheme followed by `:`).
-fn url_scheme(text: &str) -> Option<&str> {
-    const DATABASE_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "mssql"];
-    let (scheme, rest) = text.split_once(':')?;
-    let is_scheme = !scheme.is_empty()
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    let is_url = rest.starts_with("//")
-        || DATABASE_SCHEMES
-            .iter()
-            .any(|known| scheme.eq_ignore_ascii_case(known));
-    (is_scheme && is_url).then_some(scheme)
-}
-
-/// `url` with the password of its user information (`user:password@`) masked.
-fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info
-                .split_once(':')
-                .map_or(user_info, |(user, _)| user);
-            let masked = if user_info.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{masked}@{host}{path}")
-        }
-        None => url.to_string(),
-    }
-}
 
 /// Arguments of `argus sessions`.
 #[derive(Debug, clap::Args)]
@@ -157,10 +63,27 @@ enum SessionsCommand {
         /// Session name.
         session: String,
     },
+    /// Copy sessions (all of them when none is named) from one database to another, e.g.
+    /// from a SQLite file to PostgreSQL. A session the destination already has is left as it
+    /// is there, and reported as skipped.
+    Copy {
+        /// The database to copy from: a SQLite path or URL, or a PostgreSQL URL (default:
+        /// --db, else ARGUS_DATABASE_URL, else the per-user SQLite database).
+        #[arg(long, value_name = "PATH|URL")]
+        from: Option<DbLocation>,
+        /// The database to copy to (created and migrated if needed).
+        #[arg(long, value_name = "PATH|URL")]
+        to: DbLocation,
+        /// Session names; all sessions when none is given.
+        sessions: Vec<String>,
+    },
 }
 
 /// Runs a `sessions` subcommand.
 pub(crate) async fn run(args: &SessionsArgs) -> anyhow::Result<()> {
+    if let SessionsCommand::Copy { from, to, sessions } = &args.command {
+        return copy(&args.db, from.as_ref().or(args.db.location()), to, sessions).await;
+    }
     let memory = args.db.open().await?;
     let mut out = std::io::stdout().lock();
     match &args.command {
@@ -178,7 +101,7 @@ pub(crate) async fn run(args: &SessionsArgs) -> anyhow::Result<()> {
             }
         }
         SessionsCommand::Show { session } => {
-            let id = existing(&memory, session).await?;
+            let id = existing(&*memory, session).await?;
             for message in memory.load_context(&id, &ContextStrategy::Full).await? {
                 writeln!(out, "{}", render(&message))?;
             }
@@ -190,7 +113,7 @@ pub(crate) async fn run(args: &SessionsArgs) -> anyhow::Result<()> {
         } => {
             let mut search = SearchQuery::new(query.clone()).limit(*limit);
             if let Some(session) = session {
-                search = search.in_session(existing(&memory, session).await?);
+                search = search.in_session(existing(&*memory, session).await?);
             }
             for hit in memory.search(&search).await? {
                 writeln!(
@@ -204,7 +127,7 @@ pub(crate) async fn run(args: &SessionsArgs) -> anyhow::Result<()> {
             }
         }
         SessionsCommand::Export { session, out: file } => {
-            let id = existing(&memory, session).await?;
+            let id = existing(&*memory, session).await?;
             let export = memory.export_session(&id).await?;
             let json = serde_json::to_string_pretty(&export)?;
             match file {
@@ -223,17 +146,92 @@ pub(crate) async fn run(args: &SessionsArgs) -> anyhow::Result<()> {
             writeln!(out, "imported session {}", info.id)?;
         }
         SessionsCommand::Delete { session } => {
-            let id = existing(&memory, session).await?;
+            let id = existing(&*memory, session).await?;
             memory.delete_session(&id).await?;
             writeln!(out, "deleted session {id}")?;
         }
+        // Copied above, before any database was opened.
+        SessionsCommand::Copy { .. } => {}
     }
     memory.close().await;
     Ok(())
 }
 
+/// Copies `sessions` (all when empty) from `from` to `to`, skipping those `to` already has;
+/// each is exported and imported whole, so a failure leaves no half-copied session.
+async fn copy(
+    db: &DbArgs,
+    from: Option<&DbLocation>,
+    to: &DbLocation,
+    sessions: &[String],
+) -> anyhow::Result<()> {
+    // Both checked before either is opened (and perhaps created).
+    if let Some(from) = from {
+        from.check()?;
+    }
+    to.check()?;
+    let source = db.open_at(from).await?;
+    let destination = match db.open_at(Some(to)).await {
+        Ok(destination) => destination,
+        Err(error) => {
+            source.close().await;
+            return Err(error);
+        }
+    };
+    let copied = copy_sessions(&*source, &*destination, sessions).await;
+    source.close().await;
+    destination.close().await;
+    let (copied, steps, skipped) = copied?;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    println!(
+        "copied {} ({}), skipped {skipped}",
+        plural(copied, "session", "sessions"),
+        plural(steps, "step", "steps")
+    );
+    Ok(())
+}
+
+/// Copies the sessions; returns how many were copied, their steps, and how many skipped.
+async fn copy_sessions(
+    source: &dyn Memory,
+    destination: &dyn Memory,
+    names: &[String],
+) -> anyhow::Result<(usize, usize, usize)> {
+    let ids = if names.is_empty() {
+        // Oldest first, so the destination lists them in the same order.
+        let mut all = source.list_sessions().await?;
+        all.reverse();
+        all.into_iter().map(|info| info.id).collect()
+    } else {
+        let mut ids = Vec::with_capacity(names.len());
+        for name in names {
+            ids.push(existing(source, name).await?);
+        }
+        ids
+    };
+    let (mut copied, mut steps, mut skipped) = (0, 0, 0);
+    for id in ids {
+        let export = source.export_session(&id).await?;
+        match destination.import_session(&export).await {
+            Ok(_) => {
+                copied += 1;
+                steps += export.steps.len();
+            }
+            Err(MemoryError::SessionExists(_)) => {
+                eprintln!("skipped session `{id}`: the destination already has it");
+                skipped += 1;
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error).context(format!("copying session `{id}`")))
+            }
+        }
+    }
+    Ok((copied, steps, skipped))
+}
+
 /// The id of a stored session, or a not-found error.
-async fn existing(memory: &SqliteMemory, name: &str) -> anyhow::Result<SessionId> {
+async fn existing(memory: &dyn Memory, name: &str) -> anyhow::Result<SessionId> {
     let id = SessionId::new(name);
     match memory.session(&id).await {
         Ok(_) => Ok(id),
@@ -267,49 +265,4 @@ pub(crate) fn render(message: &Message) -> String {
         line.push_str(&format!(" -> {}({})", call.name, call.arguments));
     }
     line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_and_sqlite_urls_name_files() {
-        assert_eq!(
-            sqlite_path("memory.db").unwrap(),
-            PathBuf::from("memory.db")
-        );
-        assert_eq!(
-            sqlite_path("sqlite:///tmp/m.db").unwrap(),
-            PathBuf::from("/tmp/m.db")
-        );
-        assert_eq!(sqlite_path("sqlite:m.db").unwrap(), PathBuf::from("m.db"));
-        // A colon in a file name is not a URL.
-        assert_eq!(
-            sqlite_path("notes:2026.db").unwrap(),
-            PathBuf::from("notes:2026.db")
-        );
-    }
-
-    #[test]
-    fn other_urls_are_refused_without_their_password() {
-        for url in [
-            "postgres://user@host/db",
-            "postgresql://user:s3cret@db.example:5432/argus?sslmode=require",
-            "postgres:argus",
-            "mysql://root@localhost/argus",
-            "https://example.com/memory.db",
-        ] {
-            let error = sqlite_path(url).unwrap_err().to_string();
-            assert!(error.contains("sqlite://PATH"), "{error}");
-            assert!(!error.contains("s3cret"), "{error}");
-        }
-        let error = sqlite_path("postgresql://user:s3cret@db.example:5432/argus")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.starts_with("--db postgresql://user:***@db.example:5432/argus: `postgresql`"),
-            "{error}"
-        );
-    }
 }

@@ -101,7 +101,7 @@ fn a_url_the_build_cannot_serve_is_one_line_without_the_password() {
     let args: Vec<String> = [
         "sessions",
         "--db",
-        "postgres://argus:hunter2@db.internal/argus",
+        "mysql://argus:hunter2@db.internal/argus",
         "list",
     ]
     .map(String::from)

@@ -384,14 +384,46 @@ pub(crate) const ROWS: &[Row] = &[
     ]),
     row(&["sessions", "--db", "{db}", "delete", "notes"]),
     row(&["sessions", "--db", "{db}", "import", "{export}"]),
-    // A URL this build cannot store memory in is a usage error, not a file name.
+    // Copying sessions between databases (PostgreSQL: examples/tests/postgres.rs), with the
+    // PostgreSQL settings, which SQLite ignores.
+    row(&[
+        "sessions",
+        "--db",
+        "{db}",
+        "--db-pool",
+        "2",
+        "--db-statement-timeout",
+        "5",
+        "--db-connect-timeout",
+        "3",
+        "copy",
+        "--to",
+        "{work}/copy.db",
+    ]),
+    // A session the destination has is skipped.
+    row(&[
+        "sessions",
+        "copy",
+        "--from",
+        "sqlite://{db}",
+        "--to",
+        "{work}/copy.db",
+        "notes",
+    ]),
+    // A URL of a database this build cannot store memory in is a usage error, not a file name.
+    Row {
+        exit: 2,
+        ..row(&["sessions", "--db", "mysql://argus@localhost/argus", "list"])
+    },
     Row {
         exit: 2,
         ..row(&[
             "sessions",
-            "--db",
-            "postgres://argus@localhost/argus",
-            "list",
+            "copy",
+            "--from",
+            "{db}",
+            "--to",
+            "mariadb://u:p@h/db",
         ])
     },
     Row {
@@ -401,8 +433,47 @@ pub(crate) const ROWS: &[Row] = &[
             "--replay",
             "{replay}",
             "--db",
-            "postgres://u:p@h/db",
+            "mysql://u:p@h/db",
             "hi",
+        ])
+    },
+    // Waiting for a busy session, and the PostgreSQL settings with SQLite (ignored).
+    row(&[
+        "run",
+        "--replay",
+        "{replay}",
+        "--db",
+        "{db}",
+        "--db-pool",
+        "2",
+        "--db-statement-timeout",
+        "0",
+        "--db-connect-timeout",
+        "3",
+        "--session",
+        "waiting",
+        "--session-wait",
+        "1.5",
+        "hi",
+    ]),
+    Row {
+        stdin: "hi\n/quit\n",
+        ..row(&[
+            "chat",
+            "--replay",
+            "{replay}",
+            "--db",
+            "{db}",
+            "--db-pool",
+            "2",
+            "--db-statement-timeout",
+            "5",
+            "--db-connect-timeout",
+            "3",
+            "--session",
+            "waiting",
+            "--session-wait",
+            "1",
         ])
     },
     // The built-in tools over MCP on stdio.

@@ -35,8 +35,9 @@ pub(crate) async fn open(url: &str, options: &PostgresOptions) -> Result<Pools, 
         url: shown.clone(),
         // Parse errors quote no part of the URL but the scheme; keep them anyway to the kind.
         reason: match error {
-            sqlx::Error::Configuration(_) => "expected postgres://user:password@host:port/database"
-                .to_string(),
+            sqlx::Error::Configuration(_) => {
+                "expected postgres://user:password@host:port/database".to_string()
+            }
             other => other.to_string(),
         },
     })?;
@@ -52,7 +53,10 @@ pub(crate) async fn open(url: &str, options: &PostgresOptions) -> Result<Pools, 
         })?
         .map_err(|error| classify(&shown, error))?;
     check(&mut probe, &shown).await?;
-    probe.close().await.map_err(|error| classify(&shown, error))?;
+    probe
+        .close()
+        .await
+        .map_err(|error| classify(&shown, error))?;
 
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
@@ -108,7 +112,9 @@ pub(crate) fn classify(url: &str, error: sqlx::Error) -> Error {
     let url = url.to_string();
     match &error {
         sqlx::Error::Database(db)
-            if db.code().is_some_and(|code| LOGIN_REFUSED.contains(&&*code)) =>
+            if db
+                .code()
+                .is_some_and(|code| LOGIN_REFUSED.contains(&&*code)) =>
         {
             Error::ServerLoginRefused { url }
         }

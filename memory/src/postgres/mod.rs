@@ -17,8 +17,8 @@ use argus_core::{
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::error::{failed, Error};
-use crate::rows::{u64_to_sql, RunRow, SessionRow, SESSION_COLUMNS};
 use crate::now_ms;
+use crate::rows::{u64_to_sql, RunRow, SessionRow, SESSION_COLUMNS};
 use export::{export_session, import_session, logged_steps};
 use rows::{insert_message, SessionMessages};
 
@@ -518,4 +518,3 @@ impl SessionStore for PostgresMemory {
         Ok(info)
     }
 }
-

@@ -25,8 +25,8 @@ use context::load_context;
 use export::{export_session, import_session, logged_steps};
 use lock::SessionFiles;
 use rows::insert_message;
-use schema::Pools;
 pub use schema::Durability;
+use schema::Pools;
 
 /// Maps an SQLite error met while doing `what` into a [`MemoryError`].
 pub(crate) fn db(what: &'static str) -> impl Fn(sqlx::Error) -> MemoryError + Copy {
