@@ -142,11 +142,15 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> MemoryError {
 
 /// The primary SQLite result code of `error`, if it came from SQLite.
 pub(crate) fn sqlite_code(error: &sqlx::Error) -> Option<i32> {
+    sqlite_extended_code(error).map(|code| code & 0xff)
+}
+
+/// The extended SQLite result code of `error`, if it came from SQLite.
+pub(crate) fn sqlite_extended_code(error: &sqlx::Error) -> Option<i32> {
     let sqlx::Error::Database(error) = error else {
         return None;
     };
-    let code: i32 = error.code()?.parse().ok()?;
-    Some(code & 0xff)
+    error.code()?.parse().ok()
 }
 
 /// SQLite's primary result codes this crate branches on.
@@ -157,4 +161,8 @@ pub(crate) mod code {
     pub(crate) const CANTOPEN: i32 = 14;
     /// SQLITE_NOTADB.
     pub(crate) const NOTADB: i32 = 26;
+    /// The extended read-only codes of a database a writer must recover first (a hot journal
+    /// or write-ahead log left by a killed process): SQLITE_READONLY_RECOVERY,
+    /// SQLITE_READONLY_ROLLBACK and SQLITE_READONLY_CANTINIT.
+    pub(crate) const READONLY_NEEDS_RECOVERY: [i32; 3] = [264, 776, 1288];
 }

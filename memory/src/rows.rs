@@ -389,3 +389,14 @@ pub(crate) fn search_words(text: &str) -> Vec<&str> {
         .filter(|word| !word.is_empty())
         .collect()
 }
+
+/// `text` as a search index compares it: lower-cased, diacritics removed (`é` → `e`, `ﬁ` →
+/// `fi`), as FTS5's `unicode61` tokenizer with `remove_diacritics 2` folds it.
+pub(crate) fn folded_for_search(text: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization as _;
+    text.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}

@@ -169,10 +169,8 @@ async fn ten_processes_write_two_hundred_sessions_without_an_error_or_a_lost_row
     let memory = PostgresMemory::connect(&url).await?;
     let started = Instant::now();
     let worker_url = url.clone();
-    tokio::task::spawn_blocking(move || {
-        run_workers(&worker_url, "load_worker", PROCESSES)
-    })
-    .await??;
+    tokio::task::spawn_blocking(move || run_workers(&worker_url, "load_worker", PROCESSES))
+        .await??;
     let steps = PROCESSES * SESSIONS_PER_PROCESS * STEPS_PER_SESSION as usize;
     println!(
         "{PROCESSES} processes wrote {steps} steps in {:.1?}",
@@ -186,10 +184,14 @@ async fn ten_processes_write_two_hundred_sessions_without_an_error_or_a_lost_row
             let name = load_session(process, s);
             let id = SessionId::new(name.clone());
             let logged = memory.run_steps(&id, &RunId::new("run")).await?;
-            let expected: Vec<StepRecord> =
-                (0..STEPS_PER_SESSION).map(|i| load_step(&name, i)).collect();
+            let expected: Vec<StepRecord> = (0..STEPS_PER_SESSION)
+                .map(|i| load_step(&name, i))
+                .collect();
             let got: Vec<StepRecord> = logged.into_iter().map(|l| l.step).collect();
-            assert!(got == expected, "session {name} differs from what was written");
+            assert!(
+                got == expected,
+                "session {name} differs from what was written"
+            );
             let context = memory.load_context(&id, &ContextStrategy::Full).await?;
             let written: Vec<Message> = expected.into_iter().flat_map(|s| s.messages).collect();
             assert!(context == written, "session {name}: context out of order");
@@ -197,11 +199,10 @@ async fn ten_processes_write_two_hundred_sessions_without_an_error_or_a_lost_row
     }
     let messages_per_session = 2 * (STEPS_PER_SESSION as usize - 2) + 2;
     let pool = sqlx::PgPool::connect(&url).await?;
-    let (messages, tool_calls): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM tool_calls)",
-    )
-    .fetch_one(&pool)
-    .await?;
+    let (messages, tool_calls): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM tool_calls)")
+            .fetch_one(&pool)
+            .await?;
     assert_eq!(
         messages as usize,
         PROCESSES * SESSIONS_PER_PROCESS * messages_per_session

@@ -61,7 +61,8 @@ CREATE TABLE steps (
 );
 
 -- Messages in session order. `text` is all text parts joined; `words` is its text-search
--- vector (the `simple` configuration: lower-cased words, no stemming, no stop words).
+-- vector: the text lower-cased and without diacritics (folded by Argus, as SQLite's FTS5
+-- folds it), split by the `simple` configuration (no stemming, no stop words).
 -- The tool_* columns describe a tool message's result (NULL for other roles).
 CREATE TABLE messages (
     id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -73,7 +74,7 @@ CREATE TABLE messages (
     tool_name        TEXT,
     tool_error       TEXT,   -- ToolErrorKind, snake_case; NULL when the call succeeded
     tool_duration_us BIGINT,
-    words            TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED,
+    words            TSVECTOR NOT NULL,
     UNIQUE (session_seq, position)
 );
 

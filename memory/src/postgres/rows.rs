@@ -10,8 +10,8 @@ use sqlx::PgConnection;
 
 use super::db;
 use crate::rows::{
-    messages_from_rows, u64_to_sql, CallRow, MessageRow, PartRow, CALL_COLUMNS, MESSAGE_COLUMNS,
-    PART_COLUMNS,
+    folded_for_search, messages_from_rows, u64_to_sql, CallRow, MessageRow, PartRow, CALL_COLUMNS,
+    MESSAGE_COLUMNS, PART_COLUMNS,
 };
 
 /// PostgreSQL's `text` cannot hold NUL characters: such text is refused whole, before anything
@@ -72,8 +72,8 @@ pub(crate) async fn insert_message(
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (session_seq, position, role, text,
-             tool_call_id, tool_name, tool_error, tool_duration_us)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             tool_call_id, tool_name, tool_error, tool_duration_us, words)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_tsvector('simple', $9))
          RETURNING id",
     )
     .bind(session_seq)
@@ -84,6 +84,7 @@ pub(crate) async fn insert_message(
     .bind(result.map(|r| r.name.as_str()))
     .bind(result.and_then(|r| r.error).map(ToolErrorKind::as_str))
     .bind(result.map(|r| u64_to_sql(r.duration_us)))
+    .bind(folded_for_search(&text))
     .fetch_one(&mut *conn)
     .await
     .map_err(db("storing a message"))?;

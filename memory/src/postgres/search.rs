@@ -5,7 +5,7 @@ use argus_core::{MemoryError, SearchHit, SearchQuery};
 use sqlx::PgPool;
 
 use super::db;
-use crate::rows::{search_words, HitRow};
+use crate::rows::{folded_for_search, search_words, HitRow};
 
 /// How many of the most recent matches are ranked, as in the SQLite store: ranking a word found
 /// in hundreds of thousands of messages would read them all.
@@ -14,13 +14,13 @@ const RANKED_CANDIDATES: i64 = 2_000;
 /// Words of context in a snippet.
 const SNIPPET_WORDS: &str = "MaxWords=24, MinWords=12";
 
-/// Runs `query`, best hits first: every word must occur (`plainto_tsquery` over the words
-/// alone, so no text is query syntax).
+/// Runs `query`, best hits first: every word must occur (`plainto_tsquery` over the folded
+/// words alone, so no text is query syntax).
 pub(crate) async fn search(
     pool: &PgPool,
     query: &SearchQuery,
 ) -> Result<Vec<SearchHit>, MemoryError> {
-    let words = search_words(&query.text).join(" ");
+    let words = search_words(&folded_for_search(&query.text)).join(" ");
     if words.is_empty() || query.limit == 0 {
         return Ok(Vec::new());
     }

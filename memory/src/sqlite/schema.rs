@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection};
 
 use super::checkpoint::Checkpointer;
-use crate::error::{code, sqlite_code, Error};
+use crate::error::{code, sqlite_code, sqlite_extended_code, Error};
 
 /// The schema migrations in `memory/migrations/sqlite/`, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -215,24 +215,23 @@ fn check_file(path: &Path) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// Looks inside an existing database through a read-only connection: it must be ours (or
-/// empty) and not from a newer schema.
+/// Looks inside an existing database: it must be ours (or empty) and not from a newer schema.
+///
+/// A read-only connection looks first. A file a killed process left mid-transaction (a hot
+/// journal) cannot be read until a writer rolls it back: then a read-write connection looks,
+/// and its first read recovers the file, as any SQLite writer would.
 async fn probe(path: &Path) -> Result<(), Error> {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .connect()
-        .await
-        .map_err(|e| classify(path, e))?;
-    let tables: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
-            .fetch_all(&mut conn)
-            .await
-            .map_err(|e| classify(path, e))?;
+    let (tables, applied) = match tables_and_versions(path, true).await {
+        Err(error)
+            if sqlite_extended_code(&error)
+                .is_some_and(|c| code::READONLY_NEEDS_RECOVERY.contains(&c)) =>
+        {
+            tables_and_versions(path, false).await
+        }
+        other => other,
+    }
+    .map_err(|e| classify(path, e))?;
     if tables.iter().any(|t| t == "_sqlx_migrations") {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-            .fetch_all(&mut conn)
-            .await?;
         let known: BTreeSet<i64> = MIGRATOR.iter().map(|m| m.version).collect();
         if let Some(found) = applied.iter().filter(|v| !known.contains(v)).max() {
             return Err(Error::FutureSchema {
@@ -246,8 +245,32 @@ async fn probe(path: &Path) -> Result<(), Error> {
             path: path.to_path_buf(),
         });
     }
-    conn.close().await?;
     Ok(())
+}
+
+/// The database's tables and views, and the schema versions applied to it.
+async fn tables_and_versions(
+    path: &Path,
+    read_only: bool,
+) -> Result<(Vec<String>, Vec<i64>), sqlx::Error> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(read_only)
+        .connect()
+        .await?;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+            .fetch_all(&mut conn)
+            .await?;
+    let applied = if tables.iter().any(|t| t == "_sqlx_migrations") {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&mut conn)
+            .await?
+    } else {
+        Vec::new()
+    };
+    conn.close().await?;
+    Ok((tables, applied))
 }
 
 /// Turns SQLite's "read-only" and "not a database" codes into their typed errors.

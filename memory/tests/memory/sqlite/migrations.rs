@@ -6,7 +6,7 @@ use argus_core::{ContextStrategy, RunLog, SearchQuery, SessionStore};
 use sqlx::migrate::Migrator;
 use sqlx::Connection;
 
-use crate::common::{assert_consistent, raw, TempDb};
+use crate::fixture::{raw_sqlite as raw, TempDb, TestDb};
 
 #[tokio::test]
 async fn a_first_version_database_is_upgraded_with_its_data() -> anyhow::Result<()> {
@@ -54,5 +54,5 @@ async fn a_first_version_database_is_upgraded_with_its_data() -> anyhow::Result<
         .await?;
     assert_eq!(context[1].text(), "on the cape");
     memory.close().await;
-    assert_consistent(&db.path).await
+    TestDb::Sqlite(db).assert_consistent().await
 }

@@ -1,15 +1,16 @@
 //! Sessions and the run log behave like the reference `InMemoryMemory`.
 
 use argus_core::{
-    invalid_steps, ContextStrategy, InMemoryMemory, Memory, MemoryError, Message, NewSession,
-    RunLog, SessionExport, SessionStore,
+    invalid_steps, ContextStrategy, ImageRef, InMemoryMemory, Memory, MemoryError, Message,
+    NewSession, SessionExport, SessionStore,
 };
 
-use crate::common::{assert_consistent, count_rows, image, rich_steps, step, TempDb};
+use crate::common::{image, rich_steps, step};
+use crate::fixture::TestDb;
 
-#[tokio::test]
-async fn sessions_are_created_listed_renamed_and_deleted() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn sessions_are_created_listed_renamed_and_deleted(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let memory = db.open().await?;
     let a = memory.create_session(NewSession::named("a", "A")).await?;
     assert_eq!(a.message_count, 0);
@@ -48,12 +49,10 @@ async fn sessions_are_created_listed_renamed_and_deleted() -> anyhow::Result<()>
     Ok(())
 }
 
-#[tokio::test]
-async fn step_ordering_rules_match_the_reference() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
-    let sqlite = db.open().await?;
+pub(crate) async fn step_ordering_rules_match_the_reference(db: TestDb) -> anyhow::Result<()> {
+    let store = db.open().await?;
     let reference = InMemoryMemory::new();
-    let memories: [&dyn Memory; 2] = [&sqlite, &reference];
+    let memories: [&dyn Memory; 2] = [&*store, &reference];
     for memory in memories {
         let id = memory.create_session(NewSession::named("s", "S")).await?.id;
         let user = |text: &str| vec![Message::user(text)];
@@ -113,9 +112,9 @@ async fn step_ordering_rules_match_the_reference() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn deleting_a_session_removes_only_its_orphaned_images() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn deleting_a_session_removes_only_its_orphaned_images(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let memory = db.open().await?;
     let shared = image(1);
     let own = image(2);
@@ -137,12 +136,12 @@ async fn deleting_a_session_removes_only_its_orphaned_images() -> anyhow::Result
             &step("r", 0, with(vec![shared.without_data()]), false),
         )
         .await?;
-    assert_eq!(count_rows(&db.path, "images").await?, 2);
+    assert_eq!(db.count_rows("images").await?, 2);
 
     memory.delete_session(&one).await?;
-    assert_eq!(count_rows(&db.path, "images").await?, 1);
-    assert_eq!(count_rows(&db.path, "messages").await?, 1);
-    assert_eq!(count_rows(&db.path, "steps").await?, 1);
+    assert_eq!(db.count_rows("images").await?, 1);
+    assert_eq!(db.count_rows("messages").await?, 1);
+    assert_eq!(db.count_rows("steps").await?, 1);
     let context = memory.load_context(&two, &ContextStrategy::Full).await?;
     assert_eq!(context[0].images().next(), Some(&shared.without_data()));
 
@@ -155,20 +154,20 @@ async fn deleting_a_session_removes_only_its_orphaned_images() -> anyhow::Result
         "steps",
         "tool_calls",
     ] {
-        assert_eq!(count_rows(&db.path, table).await?, 0, "{table}");
+        assert_eq!(db.count_rows(table).await?, 0, "{table}");
     }
     memory.close().await;
-    assert_consistent(&db.path).await
+    db.assert_consistent().await
 }
 
-/// Both stores reject every step of the kernel's table of invalid steps, write nothing of
+/// The store and the reference reject every step of the kernel's table of invalid steps, write nothing of
 /// them, and accept the same valid steps; an export holding an invalid step is refused by both.
-#[tokio::test]
-async fn both_stores_accept_and_reject_the_same_steps() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
-    let sqlite = db.open().await?;
+pub(crate) async fn the_store_accepts_and_rejects_the_same_steps_as_the_reference(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let store = db.open().await?;
     let reference = InMemoryMemory::new();
-    let memories: [(&str, &dyn Memory); 2] = [("sqlite", &sqlite), ("in-memory", &reference)];
+    let memories: [(&str, &dyn Memory); 2] = [("store", &*store), ("in-memory", &reference)];
     let good = rich_steps();
     for (name, memory) in memories {
         let id = memory.create_session(NewSession::named("s", "S")).await?.id;
@@ -204,12 +203,81 @@ async fn both_stores_accept_and_reject_the_same_steps() -> anyhow::Result<()> {
     let steps = |export: SessionExport| -> Vec<_> {
         export.steps.into_iter().map(|logged| logged.step).collect()
     };
-    let (sqlite_steps, reference_steps) = (
-        steps(sqlite.export_session(&"s".into()).await?),
+    let (store_steps, reference_steps) = (
+        steps(store.export_session(&"s".into()).await?),
         steps(reference.export_session(&"s".into()).await?),
     );
-    assert_eq!(sqlite_steps, good);
+    assert_eq!(store_steps, good);
     assert_eq!(reference_steps, good);
-    assert_consistent(&db.path).await?;
+    store.close().await;
+    db.assert_consistent().await
+}
+
+pub(crate) async fn images_whose_bytes_do_not_match_their_hash_are_rejected(
+    db: TestDb,
+) -> anyhow::Result<()> {
+    let memory = db.open().await?;
+    let session = memory.create_session(NewSession::named("s", "S")).await?.id;
+    let mut wrong = ImageRef::from_bytes(b"abc".to_vec(), "image/png");
+    wrong.sha256 = ImageRef::from_bytes(b"abd".to_vec(), "image/png").sha256;
+    let mut short = ImageRef::from_bytes(b"abc".to_vec(), "image/png");
+    short.byte_len = 2;
+    let mut not_hex = ImageRef::from_bytes(b"abc".to_vec(), "image/png").without_data();
+    not_hex.sha256 = "../../etc/passwd".into();
+    for image in [wrong, short, not_hex] {
+        let bad = step(
+            "r",
+            0,
+            vec![Message::user_with_images("x", vec![image])],
+            false,
+        );
+        let result = memory.append_step(&session, &bad).await;
+        assert!(
+            matches!(&result, Err(MemoryError::InvalidInput(_)))
+                && result
+                    .as_ref()
+                    .is_err_and(|e| e.to_string().contains("invalid input")),
+            "{result:?}"
+        );
+    }
+    // Nothing of the rejected steps was written.
+    assert_eq!(memory.session(&session).await?.message_count, 0);
+    assert_eq!(memory.last_run(&session).await?, None);
+    assert_eq!(db.count_rows("images").await?, 0);
+    Ok(())
+}
+
+/// The fixture's consistency check is no formality: each way of breaking the log beneath the
+/// API is caught.
+pub(crate) async fn the_consistency_check_catches_a_tampered_log(db: TestDb) -> anyhow::Result<()> {
+    let tampering = [
+        "UPDATE sessions SET message_count = message_count + 1",
+        "UPDATE messages SET position = position + 100 WHERE position = 3",
+        "UPDATE steps SET first_position = first_position + 1 WHERE idx = 2",
+        "UPDATE runs SET steps = steps + 1 WHERE run_id = 'run-2'",
+        "UPDATE messages SET tool_call_id = 'elsewhere' WHERE tool_call_id = 'call_clock'",
+        "DELETE FROM tool_calls WHERE call_id = 'call_clock'",
+        "UPDATE tool_calls SET ord = 5 WHERE call_id = 'call_clock'",
+    ];
+    let write = async |db: &TestDb| {
+        let memory = db.open().await?;
+        let id = memory.create_session(NewSession::named("s", "S")).await?.id;
+        for step in rich_steps() {
+            memory.append_step(&id, &step).await?;
+        }
+        memory.close().await;
+        anyhow::Ok(())
+    };
+    write(&db).await?;
+    db.assert_consistent().await?;
+    for sql in tampering {
+        let tampered = db.sibling().await?;
+        write(&tampered).await?;
+        tampered.execute(sql).await?;
+        assert!(
+            tampered.assert_consistent().await.is_err(),
+            "not caught: {sql}"
+        );
+    }
     Ok(())
 }

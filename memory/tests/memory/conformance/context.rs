@@ -2,11 +2,12 @@
 //! never apart from their results, budgets respected.
 
 use argus_core::{
-    select_context, ContextStrategy, Message, NewSession, Role, RunLog, TokenCounter, ToolCall,
+    select_context, ContextStrategy, Message, NewSession, Role, TokenCounter, ToolCall,
 };
 use serde_json::json;
 
-use crate::common::{image, step, tool_result, TempDb};
+use crate::common::{image, step, tool_result};
+use crate::fixture::TestDb;
 
 /// A long session with system messages at the start and in the middle, tool-call units of
 /// one to three calls, images and texts of varied length.
@@ -67,9 +68,9 @@ fn assert_units_whole(context: &[Message]) {
     }
 }
 
-#[tokio::test]
-async fn strategies_match_select_context_and_keep_units_whole() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn strategies_match_select_context_and_keep_units_whole(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let memory = db.open().await?;
     let session = memory
         .create_session(NewSession::named("ctx", "Context"))
@@ -131,5 +132,5 @@ async fn strategies_match_select_context_and_keep_units_whole() -> anyhow::Resul
         }
     }
     memory.close().await;
-    Ok(())
+    db.assert_consistent().await
 }

@@ -1,15 +1,11 @@
-//! Full-text search: ranked, scoped, and immune to FTS5 syntax in the user's text.
+//! Full-text search: ranked, scoped, and immune to query syntax in the user's text.
 
-use argus_core::{Message, NewSession, Role, RunLog, SearchQuery, SessionId, SessionStore};
-use argus_memory::SqliteMemory;
+use argus_core::{Memory, Message, NewSession, Role, SearchQuery, SessionId};
 
-use crate::common::{step, TempDb};
+use crate::common::step;
+use crate::fixture::TestDb;
 
-async fn session_with(
-    memory: &SqliteMemory,
-    id: &str,
-    texts: &[&str],
-) -> anyhow::Result<SessionId> {
+async fn session_with(memory: &dyn Memory, id: &str, texts: &[&str]) -> anyhow::Result<SessionId> {
     let session = memory.create_session(NewSession::named(id, id)).await?.id;
     let messages = texts.iter().map(|t| Message::user(*t)).collect();
     memory
@@ -18,12 +14,12 @@ async fn session_with(
     Ok(session)
 }
 
-#[tokio::test]
-async fn search_ranks_matches_and_can_be_scoped_to_a_session() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn search_ranks_matches_and_can_be_scoped_to_a_session(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let memory = db.open().await?;
     session_with(
-        &memory,
+        &*memory,
         "pets",
         &[
             "The cat sat on the mat.",
@@ -33,7 +29,7 @@ async fn search_ranks_matches_and_can_be_scoped_to_a_session() -> anyhow::Result
         ],
     )
     .await?;
-    let other = session_with(&memory, "other", &["The café's cat is called Émile."]).await?;
+    let other = session_with(&*memory, "other", &["The café's cat is called Émile."]).await?;
 
     let hits = memory.search(&SearchQuery::new("CAT")).await?;
     assert_eq!(hits.len(), 4);
@@ -42,11 +38,11 @@ async fn search_ranks_matches_and_can_be_scoped_to_a_session() -> anyhow::Result
     assert_eq!(hits[0].role, Role::User);
     assert_eq!(hits[0].snippet, "cat cat cat");
 
-    // All words are required; diacritics are folded.
+    // All words are required.
     let hits = memory.search(&SearchQuery::new("cat sat")).await?;
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0].snippet, "The cat sat on the mat.");
-    let hits = memory.search(&SearchQuery::new("cafe emile")).await?;
+    let hits = memory.search(&SearchQuery::new("called cat Émile")).await?;
     assert_eq!(hits.len(), 1);
 
     let hits = memory
@@ -71,7 +67,7 @@ async fn search_ranks_matches_and_can_be_scoped_to_a_session() -> anyhow::Result
 
     // Long messages give an excerpt around the match.
     let long = format!("{} needle {}", "hay ".repeat(200), "hay ".repeat(200));
-    session_with(&memory, "long", &[&long]).await?;
+    session_with(&*memory, "long", &[&long]).await?;
     let hits = memory.search(&SearchQuery::new("needle")).await?;
     assert!(hits[0].snippet.contains("needle"));
     assert!(hits[0].snippet.len() < 300);
@@ -82,12 +78,36 @@ async fn search_ranks_matches_and_can_be_scoped_to_a_session() -> anyhow::Result
     Ok(())
 }
 
-#[tokio::test]
-async fn user_text_cannot_inject_fts_syntax() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+/// Words match whatever their accents and case, in the text and in the query alike.
+pub(crate) async fn search_ignores_diacritics_and_case(db: TestDb) -> anyhow::Result<()> {
     let memory = db.open().await?;
     session_with(
-        &memory,
+        &*memory,
+        "s",
+        &["The café's cat is called Émile.", "Naïve CRÈME brûlée"],
+    )
+    .await?;
+    let mut wrong = Vec::new();
+    for (query, expected) in [
+        ("cafe emile", 1),
+        ("CAFÉ ÉMILE", 1),
+        ("creme brulee naive", 1),
+        ("crème", 1),
+        ("cafés", 0),
+    ] {
+        let found = memory.search(&SearchQuery::new(query)).await?.len();
+        if found != expected {
+            wrong.push(format!("{query:?} found {found}, not {expected}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+    Ok(())
+}
+
+pub(crate) async fn user_text_cannot_inject_query_syntax(db: TestDb) -> anyhow::Result<()> {
+    let memory = db.open().await?;
+    session_with(
+        &*memory,
         "s",
         &["AND OR NOT near the text: col\"umn* ^start (paren)"],
     )
@@ -132,14 +152,14 @@ async fn user_text_cannot_inject_fts_syntax() -> anyhow::Result<()> {
 
 /// A word in thousands of messages: the most recent 2,000 matches are ranked, so the search
 /// stays fast however common the word.
-#[tokio::test]
-async fn very_common_words_rank_the_most_recent_matches() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn very_common_words_rank_the_most_recent_matches(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let memory = db.open().await?;
     let mut texts = vec!["common common common common".to_string()];
     texts.extend((0..2_500).map(|i| format!("common word number {i}")));
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-    session_with(&memory, "many", &texts).await?;
+    session_with(&*memory, "many", &texts).await?;
     let hits = memory.search(&SearchQuery::new("common").limit(20)).await?;
     assert_eq!(hits.len(), 20);
     assert!(hits.iter().all(|hit| hit.position > 500), "{hits:?}");

@@ -1,79 +1,9 @@
-//! Shared helpers: fresh databases, sample conversations, raw SQLite checks.
-
-use std::path::{Path, PathBuf};
+//! Sample conversations: steps, tool results, images.
 
 use argus_core::{
     ImageRef, Message, RunId, StepRecord, ToolCall, ToolErrorKind, ToolResultInfo, Usage,
 };
-use argus_memory::SqliteMemory;
 use serde_json::json;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
-use tempfile::TempDir;
-
-/// A fresh database file in its own temporary directory (removed on drop).
-pub(crate) struct TempDb {
-    pub(crate) dir: TempDir,
-    pub(crate) path: PathBuf,
-}
-
-impl TempDb {
-    pub(crate) fn new() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().join("memory.db");
-        Ok(TempDb { dir, path })
-    }
-
-    pub(crate) async fn open(&self) -> anyhow::Result<SqliteMemory> {
-        Ok(SqliteMemory::open(&self.path).await?)
-    }
-}
-
-/// A plain connection to the file, for checks beneath the API.
-pub(crate) async fn raw(path: &Path) -> anyhow::Result<SqliteConnection> {
-    Ok(SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .connect()
-        .await?)
-}
-
-/// `PRAGMA integrity_check`, foreign keys and the full-text index are all consistent.
-pub(crate) async fn assert_consistent(path: &Path) -> anyhow::Result<()> {
-    let mut conn = raw(path).await?;
-    let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_all(&mut conn)
-        .await?;
-    anyhow::ensure!(integrity == ["ok"], "integrity_check: {integrity:?}");
-    let dangling: Vec<String> =
-        sqlx::query_scalar("SELECT \"table\" FROM pragma_foreign_key_check")
-            .fetch_all(&mut conn)
-            .await?;
-    anyhow::ensure!(dangling.is_empty(), "foreign_key_check: {dangling:?}");
-    // Errors out if the index does not match the messages (a process killed before its
-    // first migration committed leaves a database without tables).
-    let migrated: bool =
-        sqlx::query_scalar("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'messages_fts'")
-            .fetch_one(&mut conn)
-            .await?;
-    if migrated {
-        sqlx::query("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
-            .execute(&mut conn)
-            .await?;
-    }
-    conn.close().await?;
-    Ok(())
-}
-
-/// Rows in `table`.
-pub(crate) async fn count_rows(path: &Path, table: &str) -> anyhow::Result<i64> {
-    let mut conn = raw(path).await?;
-    let count = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(&mut conn)
-        .await?;
-    conn.close().await?;
-    Ok(count)
-}
 
 pub(crate) fn step(run: &str, index: u32, messages: Vec<Message>, is_final: bool) -> StepRecord {
     StepRecord {

@@ -1,14 +1,15 @@
 //! Everything the agent writes reads back identically, also through export and import.
 
-use argus_core::{
-    ContextStrategy, Message, NewSession, RunId, RunLog, RunSummary, SessionId, SessionStore,
-};
-use argus_memory::{SessionExport, SqliteMemory};
+use argus_core::{ContextStrategy, Memory, Message, NewSession, RunId, RunSummary, SessionId};
+use argus_memory::SessionExport;
 use serde_json::json;
 
-use crate::common::{assert_consistent, count_rows, rich_steps, TempDb};
+use crate::common::rich_steps;
+use crate::fixture::TestDb;
 
-async fn write_rich_session(memory: &SqliteMemory) -> anyhow::Result<(SessionId, Vec<Message>)> {
+pub(crate) async fn write_rich_session(
+    memory: &dyn Memory,
+) -> anyhow::Result<(SessionId, Vec<Message>)> {
     let session = memory
         .create_session(NewSession {
             id: Some("rich".into()),
@@ -25,11 +26,9 @@ async fn write_rich_session(memory: &SqliteMemory) -> anyhow::Result<(SessionId,
     Ok((session, all))
 }
 
-#[tokio::test]
-async fn everything_written_reads_back_identically() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn everything_written_reads_back_identically(db: TestDb) -> anyhow::Result<()> {
     let memory = db.open().await?;
-    let (session, written) = write_rich_session(&memory).await?;
+    let (session, written) = write_rich_session(&*memory).await?;
 
     let context = memory
         .load_context(&session, &ContextStrategy::Full)
@@ -57,7 +56,7 @@ async fn everything_written_reads_back_identically() -> anyhow::Result<()> {
     );
 
     // Two distinct images, one referenced twice, are stored once each.
-    assert_eq!(count_rows(&db.path, "images").await?, 2);
+    assert_eq!(db.count_rows("images").await?, 2);
 
     // The same after closing and reopening the file.
     memory.close().await;
@@ -69,12 +68,12 @@ async fn everything_written_reads_back_identically() -> anyhow::Result<()> {
         written
     );
     memory.close().await;
-    assert_consistent(&db.path).await
+    db.assert_consistent().await
 }
 
-#[tokio::test]
-async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> {
-    let source_db = TempDb::new()?;
+pub(crate) async fn export_and_import_recreate_the_session_exactly(
+    source_db: TestDb,
+) -> anyhow::Result<()> {
     let source = source_db.open().await?;
     // Another session holds the bytes of an image the rich session refers to without them.
     let other = source
@@ -84,7 +83,7 @@ async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> 
     let carries = Message::user_with_images("here", vec![crate::common::image(9)]);
     let first = crate::common::step("r", 0, vec![carries], true);
     source.append_step(&other, &first).await?;
-    let (session, written) = write_rich_session(&source).await?;
+    let (session, written) = write_rich_session(&*source).await?;
     let export = source.export_session(&session).await?;
     assert_eq!(export.format, SessionExport::FORMAT);
     assert_eq!(export.steps.len(), 5);
@@ -94,7 +93,7 @@ async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> 
     let json = serde_json::to_string_pretty(&export)?;
     let parsed: SessionExport = serde_json::from_str(&json)?;
 
-    let target_db = TempDb::new()?;
+    let target_db = source_db.sibling().await?;
     let target = target_db.open().await?;
     let info = target.import_session(&parsed).await?;
     assert_eq!(info, export.session);
@@ -132,14 +131,12 @@ async fn export_and_import_recreate_the_session_exactly() -> anyhow::Result<()> 
         written.len() as u64 + 1
     );
     target.close().await;
-    assert_consistent(&target_db.path).await
+    target_db.assert_consistent().await
 }
 
-#[tokio::test]
-async fn an_inconsistent_export_imports_nothing() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn an_inconsistent_export_imports_nothing(db: TestDb) -> anyhow::Result<()> {
     let memory = db.open().await?;
-    let (session, _) = write_rich_session(&memory).await?;
+    let (session, _) = write_rich_session(&*memory).await?;
     let mut export = memory.export_session(&session).await?;
     export.session.id = "copy".into();
     export.steps.swap(1, 2);
@@ -155,25 +152,9 @@ async fn an_inconsistent_export_imports_nothing() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn in_memory_database_works_like_a_file() -> anyhow::Result<()> {
-    let memory = SqliteMemory::in_memory().await?;
-    let (session, written) = write_rich_session(&memory).await?;
-    assert_eq!(
-        memory
-            .load_context(&session, &ContextStrategy::Full)
-            .await?,
-        written
-    );
-    assert!(memory.path().is_none());
-    Ok(())
-}
-
 /// Image metadata is kept per hash: a reference without bytes that claimed a wrong size is
 /// corrected when the bytes arrive, and the bytes are stored once.
-#[tokio::test]
-async fn image_bytes_fill_in_an_earlier_reference() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+pub(crate) async fn image_bytes_fill_in_an_earlier_reference(db: TestDb) -> anyhow::Result<()> {
     let memory = db.open().await?;
     let id = memory.create_session(NewSession::named("s", "S")).await?.id;
     let real = crate::common::image(3);
@@ -197,21 +178,21 @@ async fn image_bytes_fill_in_an_earlier_reference() -> anyhow::Result<()> {
     let context = memory.load_context(&id, &ContextStrategy::Full).await?;
     assert_eq!(context[0].images().next(), Some(&real.without_data()));
     assert_eq!(context[1].images().next(), Some(&real));
-    assert_eq!(count_rows(&db.path, "images").await?, 1);
+    assert_eq!(db.count_rows("images").await?, 1);
     Ok(())
 }
 
-#[tokio::test]
-async fn observations_outlive_the_process_and_are_keyed_by_model_question_and_images(
+pub(crate) async fn observations_outlive_the_handle_and_are_keyed_by_model_question_and_images(
+    db: TestDb,
 ) -> anyhow::Result<()> {
     use argus_core::ObservationKey;
-    let db = TempDb::new()?;
     let key = ObservationKey::new(vec!["ab".repeat(32)], "How many squares?", "tiny");
     {
         let memory = db.open().await?;
         assert_eq!(memory.observation(&key).await?, None);
         memory.save_observation(&key, "three squares").await?;
         memory.save_observation(&key, "three red squares").await?;
+        memory.close().await;
     }
     let memory = db.open().await?;
     assert_eq!(
@@ -228,10 +209,10 @@ async fn observations_outlive_the_process_and_are_keyed_by_model_question_and_im
     Ok(())
 }
 
-#[tokio::test]
-async fn an_images_observations_go_with_its_last_session() -> anyhow::Result<()> {
+pub(crate) async fn an_images_observations_go_with_its_last_session(
+    db: TestDb,
+) -> anyhow::Result<()> {
     use argus_core::{ImageRef, ObservationKey, StepRecord};
-    let db = TempDb::new()?;
     let memory = db.open().await?;
     let photo = ImageRef::from_bytes(vec![1, 2, 3], "image/png");
     for id in ["a", "b"] {

@@ -1,23 +1,24 @@
 //! Crash safety: a child process writes to the database and is killed with SIGKILL at random
-//! moments.
+//! moments, against each backend (an SQLite file, a PostgreSQL database).
 //!
-//! The child is this test binary run again with [`CHILD_ENV`] set, filtered to one of the
-//! `*_child` entries below, which return at once in a normal test run. A child prints
-//! `ready` once the database is open and `committed <run> <index>` after each `append_step`
-//! returns. After every kill the parent checks the file is intact, every reported step is
-//! there, no step is partial, and the interrupted run resumes.
+//! The child is this test binary run again with [`CHILD_ENV`] set to the database (a path or
+//! a `postgres://` URL), filtered to one of the `*_child` entries below, which return at once
+//! in a normal test run. A child prints `ready` once the database is open and
+//! `committed <run> <index>` after each `append_step` returns. After every kill the parent
+//! checks the database is consistent, every reported step is there, no step is partial, and
+//! the interrupted run resumes. Every round uses the same database.
 //!
-//! - [`agent_child`] runs a real [`Agent`] (scripted model, a tool, [`SqliteMemory`]) run after
-//!   run, resuming an unfinished run first; the parent also resumes some runs itself.
+//! - [`agent_child`] runs a real [`Agent`] (scripted model, a tool, the store) run after run,
+//!   resuming an unfinished run first; the parent also resumes some runs itself.
 //! - [`append_child`] appends deterministic steps directly, so every logged step can be
 //!   compared with what was written byte for byte.
+//! - [`hold_child`] holds a session until it is killed: the session is free again after.
 
 #![cfg(unix)]
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,19 +26,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use argus_core::{
     async_trait, tool_fn, Agent, AgentError, ContextStrategy, ImageRef, LoggedStep, MemoryError,
     Message, NewSession, Role, RunId, RunLog, RunSummary, ScriptedModel, SessionId, SessionInfo,
-    SessionStore, StepRecord, ToolCall, Usage,
+    SessionLease, StepRecord, ToolCall, Usage,
 };
-use argus_memory::{SessionExport, SqliteMemory};
+use argus_memory::SessionExport;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::common::{assert_consistent, tool_result, TempDb};
+use crate::common::tool_result;
+use crate::fixture::{Backend, Store, TestDb};
 
 const CHILD_ENV: &str = "ARGUS_MEMORY_CRASH_CHILD_DB";
 /// Set to a number to replay the kill moments of an earlier run (each run prints its seed).
 const SEED_ENV: &str = "ARGUS_MEMORY_CRASH_SEED";
 const SESSION: &str = "crash";
+/// How long a run waits for the session: a killed PostgreSQL client's session is released when
+/// the server notices the closed connection, not at once.
+const SESSION_WAIT: Duration = Duration::from_secs(10);
 
 type Reported = BTreeSet<(String, u32)>;
 
@@ -90,57 +95,106 @@ enum KillMoment {
 /// How long a child may take to open the database before the round fails.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Runs the child `entry` on `path`, kills it at `moment`, and returns the steps it reported
-/// committed.
-fn spawn_and_kill(path: &Path, entry: &str, moment: KillMoment) -> anyhow::Result<Reported> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["--exact", entry, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            // The harness's `test <name> ... ` may precede the first line.
-            if line.ends_with("ready") {
-                let _ = ready_tx.send(());
+/// A child process (this binary, filtered to one `*_child` entry) and its stdout lines.
+struct Child {
+    process: std::process::Child,
+    /// Every line the child prints, as it prints them.
+    lines: mpsc::Receiver<String>,
+    /// The lines seen so far, kept by [`wait_for`](Self::wait_for).
+    seen: Vec<String>,
+}
+
+impl Child {
+    /// Starts the child `entry` on the database at `location`.
+    fn spawn(location: &str, entry: &str) -> anyhow::Result<Child> {
+        let mut process = Command::new(std::env::current_exe()?)
+            .args(["--exact", entry, "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, location)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stdout = process
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
             }
-            lines.push(line);
+        });
+        Ok(Child {
+            process,
+            lines,
+            seen: Vec::new(),
+        })
+    }
+
+    /// Waits until the child prints a line ending in `word` (the harness's `test <name> ... `
+    /// may precede the first line). Fails when it exits first or takes longer than `timeout`.
+    fn wait_for(&mut self, word: &str, timeout: Duration) -> anyhow::Result<()> {
+        loop {
+            match self.lines.recv_timeout(timeout) {
+                Ok(line) => {
+                    let found = line.ends_with(word);
+                    self.seen.push(line);
+                    if found {
+                        return Ok(());
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.process.kill();
+                    anyhow::bail!("the child did not print `{word}` within {timeout:?}");
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.process.wait()?;
+                    anyhow::bail!(
+                        "the child exited with {status} before printing `{word}`: {}",
+                        self.stderr()
+                    );
+                }
+            }
         }
-        lines
-    });
+    }
+
+    /// SIGKILLs the child and returns every line it printed.
+    fn kill(mut self) -> anyhow::Result<Vec<String>> {
+        self.process.kill()?;
+        let status = self.process.wait()?;
+        anyhow::ensure!(
+            status.signal() == Some(9),
+            "the child was not killed but exited with {status}: {}",
+            self.stderr()
+        );
+        // The reader ends with the child's stdout.
+        self.seen.extend(self.lines.iter());
+        Ok(self.seen)
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut stderr = String::new();
+        if let Some(mut err) = self.process.stderr.take() {
+            let _ = err.read_to_string(&mut stderr);
+        }
+        stderr
+    }
+}
+
+/// Runs the child `entry` on the database at `location`, kills it at `moment`, and returns the
+/// steps it reported committed.
+fn spawn_and_kill(location: &str, entry: &str, moment: KillMoment) -> anyhow::Result<Reported> {
+    let mut child = Child::spawn(location, entry)?;
     match moment {
         KillMoment::StartUp(delay) => std::thread::sleep(delay),
         KillMoment::AfterOpen(delay) => {
-            // A child that exits before it is ready closes the channel; the status check
-            // below then reports its error.
-            if let Err(mpsc::RecvTimeoutError::Timeout) = ready_rx.recv_timeout(OPEN_TIMEOUT) {
-                let _ = child.kill();
-                anyhow::bail!("the child did not open the database within {OPEN_TIMEOUT:?}");
-            }
+            child.wait_for("ready", OPEN_TIMEOUT)?;
             std::thread::sleep(delay);
         }
     }
-    child.kill()?;
-    let status = child.wait()?;
-    let lines = reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("the stdout reader panicked"))?;
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        err.read_to_string(&mut stderr)?;
-    }
-    anyhow::ensure!(
-        status.signal() == Some(9),
-        "the child was not killed but exited with {status}: {stderr}"
-    );
+    let lines = child.kill()?;
     let mut reported = Reported::new();
     for line in &lines {
         if let Some((_, rest)) = line.split_once("committed ") {
@@ -153,9 +207,20 @@ fn spawn_and_kill(path: &Path, entry: &str, moment: KillMoment) -> anyhow::Resul
     Ok(reported)
 }
 
+/// A fresh database of `backend` and a runtime for the parent's checks; `None` when
+/// PostgreSQL is not installed here.
+fn parent(backend: Backend) -> anyhow::Result<Option<(TestDb, tokio::runtime::Runtime)>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime
+        .block_on(TestDb::new(backend))?
+        .map(|db| (db, runtime)))
+}
+
 /// Runs a child's body on a fresh runtime when this process is a child.
-fn as_child(body: impl AsyncFnOnce(SqliteMemory) -> anyhow::Result<()>) {
-    let Some(path) = std::env::var_os(CHILD_ENV) else {
+fn as_child(body: impl AsyncFnOnce(Store) -> anyhow::Result<()>) {
+    let Ok(location) = std::env::var(CHILD_ENV) else {
         return;
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -163,7 +228,7 @@ fn as_child(body: impl AsyncFnOnce(SqliteMemory) -> anyhow::Result<()>) {
         .build()
         .unwrap();
     let result = runtime.block_on(async {
-        let memory = SqliteMemory::open(Path::new(&path)).await?;
+        let memory = Store::open_at(&location).await?;
         println!("ready");
         body(memory).await
     });
@@ -171,13 +236,16 @@ fn as_child(body: impl AsyncFnOnce(SqliteMemory) -> anyhow::Result<()>) {
     std::process::exit(2);
 }
 
-/// The file is intact, and the session (if the child got as far as creating it) has every
-/// reported step. Returns the export for further checks.
+/// The database is consistent, and the session (if the child got as far as creating it) has
+/// every reported step. Returns the export for further checks.
 async fn check_after_kill(
-    db: &TempDb,
-    memory: &SqliteMemory,
+    db: &TestDb,
+    memory: &Store,
     reported: &Reported,
 ) -> anyhow::Result<Option<SessionExport>> {
+    if db.exists() {
+        db.assert_consistent().await?;
+    }
     let export = match memory.export_session(&SESSION.into()).await {
         Ok(export) => export,
         Err(MemoryError::SessionNotFound(_)) if reported.is_empty() => return Ok(None),
@@ -192,7 +260,6 @@ async fn check_after_kill(
     anyhow::ensure!(missing.is_empty(), "committed steps lost: {missing:?}");
     let messages: usize = export.steps.iter().map(|s| s.step.messages.len()).sum();
     anyhow::ensure!(export.session.message_count == messages as u64);
-    anyhow::ensure!(db.path.exists());
     Ok(Some(export))
 }
 
@@ -200,7 +267,7 @@ async fn check_after_kill(
 // A real agent.
 
 /// A run log that reports each step on stdout once its commit has returned.
-struct Reporting(SqliteMemory);
+struct Reporting(Store);
 
 #[async_trait]
 impl RunLog for Reporting {
@@ -229,6 +296,13 @@ impl RunLog for Reporting {
     ) -> Result<Vec<LoggedStep>, MemoryError> {
         self.0.run_steps(session, run_id).await
     }
+    async fn lock_session(
+        &self,
+        session: &SessionId,
+        wait: Duration,
+    ) -> Result<SessionLease, MemoryError> {
+        self.0.lock_session(session, wait).await
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -250,6 +324,7 @@ fn crash_agent(memory: impl RunLog + 'static, model: ScriptedModel) -> anyhow::R
         .tool(lookup)
         .memory(memory)
         .session(SESSION)
+        .session_wait(SESSION_WAIT)
         .context(ContextStrategy::LastMessages(40))
         .max_steps(1_000)
         .build()?)
@@ -333,20 +408,30 @@ fn assert_agent_log(export: &SessionExport) -> anyhow::Result<()> {
 }
 
 #[test]
-fn agent_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
+fn agent_steps_survive_sigkill_and_runs_resume_on_sqlite() -> anyhow::Result<()> {
+    agent_trials(Backend::Sqlite)
+}
+
+#[test]
+fn agent_steps_survive_sigkill_and_runs_resume_on_postgres() -> anyhow::Result<()> {
+    agent_trials(Backend::Postgres)
+}
+
+/// Kills an agent child 60 times, checking the log after each kill and resuming
+/// every other interrupted run.
+fn agent_trials(backend: Backend) -> anyhow::Result<()> {
     const KILLS: usize = 60;
-    let db = TempDb::new()?;
+    let Some((db, runtime)) = parent(backend)? else {
+        return Ok(());
+    };
     let mut rng = Rng::seeded();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let mut reported = Reported::new();
     let (mut parent_resumes, mut child_resumes) = (0, 0);
     let mut unfinished: Option<RunSummary> = None;
 
     for round in 0..KILLS {
         let moment = rng.kill_moment(round);
-        let new = spawn_and_kill(&db.path, "crash::agent_child", moment)
+        let new = spawn_and_kill(&db.location(), "crash::agent_child", moment)
             .map_err(|e| e.context(format!("round {round}")))?;
         if let Some(run) = &unfinished {
             if new.contains(&(run.run_id.to_string(), run.steps)) {
@@ -357,9 +442,6 @@ fn agent_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
 
         runtime
             .block_on(async {
-                if db.path.exists() {
-                    assert_consistent(&db.path).await?;
-                }
                 let memory = db.open().await?;
                 if let Some(export) = check_after_kill(&db, &memory, &reported).await? {
                     assert_agent_log(&export)?;
@@ -373,7 +455,7 @@ fn agent_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
                 // Every other interrupted run is resumed here, the others by the next child.
                 if let (Some(run), 1) = (&unfinished, round % 2) {
                     let agent =
-                        crash_agent(memory.clone(), ScriptedModel::new().then_text("resumed"))?;
+                        crash_agent(memory.shared(), ScriptedModel::new().then_text("resumed"))?;
                     let output = agent.resume().await?;
                     anyhow::ensure!(output.answer == "resumed");
                     let last = memory.last_run(&SESSION.into()).await?;
@@ -388,10 +470,10 @@ fn agent_steps_survive_sigkill_and_runs_resume() -> anyhow::Result<()> {
                 memory.close().await;
                 anyhow::Ok(())
             })
-            .map_err(|e| e.context(format!("round {round}")))?;
+            .map_err(|e| e.context(format!("{backend:?} round {round}")))?;
     }
     println!(
-        "{KILLS} kills, {} steps reported committed, runs resumed by the parent {parent_resumes}, by a child {child_resumes}",
+        "{backend:?}: {KILLS} kills, {} steps reported committed, runs resumed by the parent {parent_resumes}, by a child {child_resumes}",
         reported.len()
     );
     anyhow::ensure!(
@@ -447,7 +529,7 @@ fn append_step(run: &str, index: u32) -> StepRecord {
 }
 
 /// The step to append next: the interrupted run's next step, or a new run's first.
-async fn next_append(memory: &SqliteMemory) -> Result<StepRecord, MemoryError> {
+async fn next_append(memory: &Store) -> Result<StepRecord, MemoryError> {
     Ok(match memory.last_run(&SESSION.into()).await? {
         None => append_step("run-0000", 0),
         Some(run) if !run.finished => append_step(run.run_id.as_str(), run.steps),
@@ -477,25 +559,31 @@ fn append_child() {
 }
 
 #[test]
-fn appended_steps_survive_sigkill_exactly() -> anyhow::Result<()> {
+fn appended_steps_survive_sigkill_exactly_on_sqlite() -> anyhow::Result<()> {
+    append_trials(Backend::Sqlite)
+}
+
+#[test]
+fn appended_steps_survive_sigkill_exactly_on_postgres() -> anyhow::Result<()> {
+    append_trials(Backend::Postgres)
+}
+
+/// Kills an appending child 25 times, comparing every logged step with what was written.
+fn append_trials(backend: Backend) -> anyhow::Result<()> {
     const KILLS: usize = 25;
-    let db = TempDb::new()?;
+    let Some((db, runtime)) = parent(backend)? else {
+        return Ok(());
+    };
     let mut rng = Rng::seeded();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let mut reported = Reported::new();
     for round in 0..KILLS {
         let moment = rng.kill_moment(round);
         reported.extend(
-            spawn_and_kill(&db.path, "crash::append_child", moment)
+            spawn_and_kill(&db.location(), "crash::append_child", moment)
                 .map_err(|e| e.context(format!("round {round}")))?,
         );
         runtime
             .block_on(async {
-                if db.path.exists() {
-                    assert_consistent(&db.path).await?;
-                }
                 let memory = db.open().await?;
                 if let Some(export) = check_after_kill(&db, &memory, &reported).await? {
                     for logged in &export.steps {
@@ -523,8 +611,118 @@ fn appended_steps_survive_sigkill_exactly() -> anyhow::Result<()> {
                 memory.close().await;
                 anyhow::Ok(())
             })
-            .map_err(|e| e.context(format!("round {round}")))?;
+            .map_err(|e| e.context(format!("{backend:?} round {round}")))?;
     }
     anyhow::ensure!(reported.len() > KILLS, "the child made too little progress");
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// A session held by a process that dies.
+
+const HELD: &str = "held";
+
+#[test]
+fn hold_child() {
+    as_child(async |memory| {
+        let _lease = memory.lock_session(&HELD.into(), Duration::ZERO).await?;
+        println!("holding");
+        tokio::time::sleep(Duration::from_secs(3_600)).await;
+        Ok(())
+    });
+}
+
+#[test]
+fn a_killed_process_releases_its_session_on_sqlite() -> anyhow::Result<()> {
+    killed_holder_releases(Backend::Sqlite)
+}
+
+#[test]
+fn a_killed_process_releases_its_session_on_postgres() -> anyhow::Result<()> {
+    killed_holder_releases(Backend::Postgres)
+}
+
+/// A child holds [`HELD`]: the parent cannot have it; the child is killed: the parent gets it
+/// within a few seconds.
+fn killed_holder_releases(backend: Backend) -> anyhow::Result<()> {
+    let Some((db, runtime)) = parent(backend)? else {
+        return Ok(());
+    };
+    let session = SessionId::new(HELD);
+    let memory = runtime.block_on(db.open())?;
+    let mut child = Child::spawn(&db.location(), "crash::hold_child")?;
+    child.wait_for("holding", OPEN_TIMEOUT)?;
+    let busy = runtime.block_on(memory.lock_session(&session, Duration::from_millis(100)));
+    anyhow::ensure!(
+        matches!(busy, Err(MemoryError::SessionBusy { .. })),
+        "the child's session was not held: {busy:?}"
+    );
+    child.kill()?;
+    let started = std::time::Instant::now();
+    let lease = runtime.block_on(memory.lock_session(&session, Duration::from_secs(5)))?;
+    println!("{backend:?}: held {:?} after the kill", started.elapsed());
+    anyhow::ensure!(lease.is_exclusive());
+    runtime.block_on(async {
+        lease.release().await;
+        memory.close().await;
+    });
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// An SQLite transaction cut short by a kill: a hot rollback journal beside the file.
+
+/// Writes a first transaction into a new file in rollback-journal mode (as the store's first
+/// open does before it switches to WAL) with a tiny cache, so pages reach the file before the
+/// commit, and waits to be killed.
+#[test]
+fn journal_child() {
+    let Ok(location) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result: anyhow::Result<()> = runtime.block_on(async {
+        use sqlx::Executor;
+        let mut conn = crate::fixture::raw_sqlite(std::path::Path::new(&location)).await?;
+        conn.execute("PRAGMA journal_mode = DELETE").await?;
+        // Page 1 committed, no tables: an empty database.
+        conn.execute("PRAGMA user_version = 7").await?;
+        conn.execute("PRAGMA cache_size = 1").await?;
+        conn.execute("BEGIN").await?;
+        conn.execute("CREATE TABLE filler (x TEXT)").await?;
+        for _ in 0..200 {
+            conn.execute("INSERT INTO filler VALUES (hex(randomblob(1000)))")
+                .await?;
+        }
+        println!("writing");
+        tokio::time::sleep(Duration::from_secs(3_600)).await;
+        Ok(())
+    });
+    eprintln!("journal child failed: {result:?}");
+    std::process::exit(2);
+}
+
+/// A process killed inside its first transaction leaves a hot journal; the next open rolls it
+/// back (as any SQLite connection that may write does) and finds an empty database, rather
+/// than calling the file read-only. (A store killed inside its first open, while switching the
+/// new file to WAL, leaves the same.)
+#[test]
+fn a_database_left_with_a_hot_journal_by_a_killed_process_opens() -> anyhow::Result<()> {
+    let Some((db, runtime)) = parent(Backend::Sqlite)? else {
+        return Ok(());
+    };
+    let mut child = Child::spawn(&db.location(), "crash::journal_child")?;
+    child.wait_for("writing", OPEN_TIMEOUT)?;
+    child.kill()?;
+    let journal = std::path::PathBuf::from(format!("{}-journal", db.location()));
+    anyhow::ensure!(journal.exists(), "the child left no journal");
+    runtime.block_on(async {
+        let memory = db.open().await?;
+        anyhow::ensure!(memory.list_sessions().await?.is_empty());
+        memory.close().await;
+        db.assert_consistent().await
+    })
 }

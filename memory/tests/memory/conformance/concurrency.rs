@@ -1,12 +1,12 @@
 //! Many writers at once: nothing fails, nothing is lost, everything stays in order.
 
-use argus_core::{ContextStrategy, Message, NewSession, RunId, RunLog, SessionId, SessionStore};
-use argus_memory::SqliteMemory;
+use argus_core::{ContextStrategy, Message, NewSession, RunId, SessionId};
 
-use crate::common::{assert_consistent, step, TempDb};
+use crate::common::step;
+use crate::fixture::{Store, TestDb};
 
-async fn write_sessions(
-    memories: &[SqliteMemory],
+pub(crate) async fn write_sessions(
+    memories: &[Store],
     sessions: usize,
     steps: u32,
 ) -> anyhow::Result<Vec<SessionId>> {
@@ -42,11 +42,7 @@ async fn write_sessions(
     Ok(ids)
 }
 
-async fn assert_all_present(
-    memory: &SqliteMemory,
-    ids: &[SessionId],
-    steps: u32,
-) -> anyhow::Result<()> {
+async fn assert_all_present(memory: &Store, ids: &[SessionId], steps: u32) -> anyhow::Result<()> {
     let mut total = 0;
     for (s, id) in ids.iter().enumerate() {
         let logged = memory.run_steps(id, &RunId::new("run")).await?;
@@ -66,59 +62,29 @@ async fn assert_all_present(
     Ok(())
 }
 
-/// 50 sessions × 200 steps from 50 tokio tasks on one file.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_sessions_written_concurrently_lose_nothing() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+/// 50 sessions × 200 steps from 50 tokio tasks on one handle.
+pub(crate) async fn fifty_sessions_written_concurrently_lose_nothing(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let memory = db.open().await?;
     let ids = write_sessions(std::slice::from_ref(&memory), 50, 200).await?;
     assert_all_present(&memory, &ids, 200).await?;
     assert_eq!(memory.list_sessions().await?.len(), 50);
     memory.close().await;
-    assert_consistent(&db.path).await
+    db.assert_consistent().await
 }
 
-/// Two independent handles on one file (as two processes would be) contend for SQLite's
-/// write lock: `BEGIN IMMEDIATE` and the busy timeout make them take turns.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn separate_handles_take_turns_for_the_write_lock() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
+/// Three independent handles on one database (as three processes would be) write at once
+/// (SQLite: they contend for the write lock, and `BEGIN IMMEDIATE` and the busy timeout make
+/// them take turns).
+pub(crate) async fn separate_handles_writing_at_once_lose_nothing(
+    db: TestDb,
+) -> anyhow::Result<()> {
     let memories = [db.open().await?, db.open().await?, db.open().await?];
     let ids = write_sessions(&memories, 6, 30).await?;
     assert_all_present(&memories[0], &ids, 30).await?;
     for memory in memories {
         memory.close().await;
     }
-    assert_consistent(&db.path).await
-}
-
-/// Commits do not checkpoint (the writer's automatic checkpoint is off): the background task
-/// copies the log into the database file shortly after, and closing removes the log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_log_is_checkpointed_in_the_background() -> anyhow::Result<()> {
-    let db = TempDb::new()?;
-    let memory = db.open().await?;
-    let file_len = || std::fs::metadata(&db.path).map(|m| m.len());
-    // Settle the migrations' own pages, then measure.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let before = file_len()?;
-    write_sessions(std::slice::from_ref(&memory), 4, 100).await?;
-    let mut after = file_len()?;
-    // Up to a minute: the checkpoint waits for a quiet second, and a loaded disk is slow.
-    for _ in 0..600 {
-        if after > before + 64 * 1024 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        after = file_len()?;
-    }
-    assert!(
-        after > before + 64 * 1024,
-        "the database file stayed at {after} bytes (from {before}): nothing was checkpointed"
-    );
-    let wal = db.dir.path().join("memory.db-wal");
-    assert!(wal.exists());
-    memory.close().await;
-    assert!(!wal.exists(), "closing leaves the log behind");
-    assert_consistent(&db.path).await
+    db.assert_consistent().await
 }

@@ -1,0 +1,3 @@
+//! What only the PostgreSQL store has: URLs, servers, and text PostgreSQL cannot hold.
+
+mod bad_input;
