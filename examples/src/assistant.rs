@@ -159,7 +159,8 @@ impl AgentArgs {
             .tool_choice(self.tool_choice.clone())
             .max_steps(self.max_steps)
             .max_tokens(self.max_tokens)
-            .tools(tools);
+            .tools(tools)
+            .trace_contents(crate::telemetry::trace_contents());
         if let Some(strategy) = self.vision_strategy {
             builder = builder.vision_strategy(strategy);
         }

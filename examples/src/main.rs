@@ -14,6 +14,8 @@ mod local_model;
 mod model_args;
 mod remote_args;
 mod render;
+mod serve;
+mod telemetry;
 
 /// The flag table the CLI tests run; here its rows are parsed and checked for coverage.
 #[cfg(test)]
@@ -29,6 +31,14 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "argus", version, about, long_about = None)]
 struct Cli {
+    /// Export the spans of runs, model calls and tool calls over OTLP/HTTP to the collector at
+    /// this base URL (e.g. http://localhost:4318); default: OTEL_EXPORTER_OTLP_ENDPOINT, if set.
+    #[arg(long, global = true, value_name = "URL")]
+    otlp: Option<String>,
+    /// Record messages, tool arguments and tool results in the spans (they may hold private
+    /// data); by default the spans hold names, ids, token counts and error types only.
+    #[arg(long, global = true)]
+    trace_contents: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +57,8 @@ enum Command {
     Sessions(commands::sessions::SessionsArgs),
     /// Model Context Protocol: serve the built-in tools to MCP clients.
     Mcp(commands::mcp::McpArgs),
+    /// Serve the agent over an OpenAI-compatible HTTP API, and its sessions in a trace viewer.
+    Serve(commands::serve::ServeArgs),
     /// List model presets, or convert a GGUF mistral.rs cannot load into a directory it can.
     #[cfg(feature = "local")]
     Models(commands::models::ModelsArgs),
@@ -62,7 +74,15 @@ fn main() -> ExitCode {
 
 /// Runs the parsed command and turns its error into one line on stderr and an exit code.
 fn run(cli: Cli) -> ExitCode {
-    init_tracing();
+    // Kept to the end of the command (of its panic too), when it sends the spans still queued.
+    let _exporter = match init_tracing(&cli) {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!("argus: {}", exit::one_line(&error));
+            return exit::code_for(&error);
+        }
+    };
+    telemetry::set_trace_contents(cli.trace_contents);
     let result = match cli.command {
         Command::Run(args) => block_on(commands::run::run(&args)),
         Command::Chat(args) => block_on(commands::chat::run(&args)),
@@ -74,6 +94,7 @@ fn run(cli: Cli) -> ExitCode {
         Command::Eval(args) => block_on(commands::eval::run(&args)),
         Command::Sessions(args) => block_on(commands::sessions::run(&args)),
         Command::Mcp(args) => block_on(commands::mcp::run(&args)),
+        Command::Serve(args) => block_on(commands::serve::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,14 +113,65 @@ fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> 
         .block_on(future)
 }
 
-/// Logs to stderr as `RUST_LOG` says (default: warnings and errors only).
-fn init_tracing() {
+/// Logs to stderr as `RUST_LOG` says (default: warnings and errors only), and exports the spans
+/// over OTLP when `--otlp` or the environment names a collector (see [`telemetry`]).
+fn init_tracing(cli: &Cli) -> anyhow::Result<Option<telemetry::Exporter>> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let Some(collector) = telemetry::Collector::chosen(cli.otlp.as_deref()) else {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+        return Ok(None);
+    };
+    otlp_tracing(filter, &collector)
+}
+
+#[cfg(feature = "otlp")]
+fn otlp_tracing(
+    filter: tracing_subscriber::EnvFilter,
+    collector: &telemetry::Collector,
+) -> anyhow::Result<Option<telemetry::Exporter>> {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::Layer as _;
+
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let registry = tracing_subscriber::registry().with(logs);
+    match telemetry::layer(collector) {
+        Ok((spans, exporter)) => {
+            let _ = registry.with(spans).try_init();
+            Ok(Some(exporter))
+        }
+        // A collector named by the environment that cannot be used is a warning, not an error.
+        Err(error) if *collector == telemetry::Collector::Environment => {
+            let _ = registry.try_init();
+            tracing::warn!("{}", exit::one_line(&error));
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(not(feature = "otlp"))]
+fn otlp_tracing(
+    filter: tracing_subscriber::EnvFilter,
+    collector: &telemetry::Collector,
+) -> anyhow::Result<Option<telemetry::Exporter>> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    match collector {
+        telemetry::Collector::Flag(_) => Err(exit::UserError::usage(
+            "this argus was built without OTLP export (the `otlp` feature): --otlp cannot be used",
+        )
+        .into()),
+        telemetry::Collector::Environment => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -119,8 +119,13 @@ pub(super) fn finish_tool(span: &Span, execution: &ToolExecution, contents: bool
 }
 
 fn record_usage(span: &Span, usage: &Usage) {
-    span.record("gen_ai.usage.input_tokens", usage.prompt_tokens);
-    span.record("gen_ai.usage.output_tokens", usage.completion_tokens);
+    // As signed integers: exporters send unsigned ones as strings.
+    let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    span.record("gen_ai.usage.input_tokens", tokens(usage.prompt_tokens));
+    span.record(
+        "gen_ai.usage.output_tokens",
+        tokens(usage.completion_tokens),
+    );
 }
 
 fn agent_error_type(error: &AgentError) -> &'static str {

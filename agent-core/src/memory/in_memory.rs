@@ -154,15 +154,7 @@ impl Session {
 #[async_trait]
 impl RunLog for InMemoryMemory {
     async fn create_session(&self, new: NewSession) -> Result<SessionInfo, MemoryError> {
-        let now = now_ms();
-        let info = SessionInfo {
-            id: new.id.unwrap_or_else(SessionId::random),
-            title: new.title,
-            created_at_ms: now,
-            updated_at_ms: now,
-            metadata: new.metadata,
-            message_count: 0,
-        };
+        let info = new.into_info(now_ms());
         self.lock().insert_session(info.clone())?;
         Ok(info)
     }

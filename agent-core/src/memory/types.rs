@@ -115,6 +115,19 @@ impl NewSession {
             metadata: Value::Null,
         }
     }
+
+    /// The new session's info, created at `now_ms`: a random id when none was given, no
+    /// messages yet.
+    pub fn into_info(self, now_ms: i64) -> SessionInfo {
+        SessionInfo {
+            id: self.id.unwrap_or_else(SessionId::random),
+            title: self.title,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            metadata: self.metadata,
+            message_count: 0,
+        }
+    }
 }
 
 /// One agent step, appended to memory in a single transaction as it completes.

@@ -9,4 +9,5 @@ pub(crate) mod mcp;
 pub(crate) mod models;
 pub(crate) mod parse;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod sessions;

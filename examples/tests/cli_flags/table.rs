@@ -195,6 +195,17 @@ pub(crate) const ROWS: &[Row] = &[
     },
     row(&["mcp", "list", "everything={mcp}"]),
     row(&["mcp", "list", "--json", "everything={mcp}"]),
+    // Spans exported over OTLP with their contents, to a collector that is not there: one
+    // warning, and the run ends as it would without it.
+    row(&[
+        "--otlp",
+        "http://127.0.0.1:9",
+        "--trace-contents",
+        "run",
+        "--replay",
+        "{replay}",
+        "hi",
+    ]),
     // The agent's own flags, on a replayed model.
     row(&[
         "run",
@@ -492,5 +503,97 @@ pub(crate) const ROWS: &[Row] = &[
     Row {
         exit: 2,
         ..row(&["mcp", "serve", "--http", "0.0.0.0:0"])
+    },
+    // `argus serve` refuses a non-loopback address without a token before loading anything,
+    // so these rows check that its flags parse and end at once.
+    Row {
+        exit: 2,
+        ..row(&[
+            "serve",
+            "--bind",
+            "0.0.0.0:0",
+            "--model",
+            "{mllama}",
+            "--isq",
+            "q4k",
+            "--device",
+            "cpu",
+            "--convert-cache",
+            "{cache}",
+            "--tool-format",
+            "llama32_pythonic",
+            "--vision-strategy",
+            "direct",
+            "--mcp",
+            "everything={mcp}",
+            "--allow",
+            "write_file",
+        ])
+    },
+    Row {
+        exit: 2,
+        ..row(&[
+            "serve",
+            "--bind",
+            "0.0.0.0:0",
+            "--api-base",
+            "{api}",
+            "--model",
+            "served",
+            "--api-key-env",
+            "OPENAI_API_KEY",
+            "--tool-calls",
+            "native",
+            "--context-length",
+            "4096",
+        ])
+    },
+    Row {
+        exit: 2,
+        ..row(&[
+            "serve",
+            "--bind",
+            "0.0.0.0:0",
+            "--replay",
+            "{replay}",
+            "--record",
+            "{record}",
+            "--db",
+            "{db}",
+            "--db-pool",
+            "2",
+            "--db-statement-timeout",
+            "0",
+            "--db-connect-timeout",
+            "3",
+            "--session-wait",
+            "1",
+            "--system",
+            "Be brief.",
+            "--workspace",
+            "{work}",
+            "--no-tools",
+            "--tool-choice",
+            "auto",
+            "--max-steps",
+            "2",
+            "--max-tokens",
+            "16",
+            "--yes",
+            "--raw",
+        ])
+    },
+    // With a token it would serve: a missing workspace ends it first (not found).
+    Row {
+        exit: 3,
+        ..row(&[
+            "serve",
+            "--token",
+            "s3cret",
+            "--replay",
+            "{replay}",
+            "--workspace",
+            "/nonexistent/workspace",
+        ])
     },
 ];

@@ -319,15 +319,7 @@ pub(crate) async fn touch_session(
 #[async_trait]
 impl RunLog for PostgresMemory {
     async fn create_session(&self, new: NewSession) -> Result<SessionInfo, MemoryError> {
-        let now = now_ms();
-        let info = SessionInfo {
-            id: new.id.unwrap_or_else(SessionId::random),
-            title: new.title,
-            created_at_ms: now,
-            updated_at_ms: now,
-            metadata: new.metadata,
-            message_count: 0,
-        };
+        let info = new.into_info(now_ms());
         let mut tx = self.begin().await?;
         insert_session(&mut tx, &info).await?;
         tx.commit().await.map_err(db("creating a session"))?;
