@@ -7,15 +7,20 @@ use sqlx::PgPool;
 use super::db;
 use crate::rows::{folded_for_search, search_words, HitRow};
 
-/// How many of the most recent matches are ranked, as in the SQLite store: ranking a word found
-/// in hundreds of thousands of messages would read them all.
-const RANKED_CANDIDATES: i64 = 2_000;
+/// How many of the most recent matches are ranked. Finding them walks the messages newest
+/// first until this many matched (a frequent word) or reads every match from the index (a rare
+/// one), whichever the planner expects to be cheaper; ranking reads each candidate. Fewer than
+/// the SQLite store's 2,000, whose index yields matches newest first at no cost.
+const RANKED_CANDIDATES: i64 = 500;
 
 /// Words of context in a snippet.
 const SNIPPET_WORDS: &str = "MaxWords=24, MinWords=12";
 
 /// Runs `query`, best hits first: every word must occur (`plainto_tsquery` over the folded
 /// words alone, so no text is query syntax).
+///
+/// Sent unprepared, so each search is planned for its own words: how often they occur decides
+/// between walking the newest messages and reading the index.
 pub(crate) async fn search(
     pool: &PgPool,
     query: &SearchQuery,
@@ -25,33 +30,40 @@ pub(crate) async fn search(
         return Ok(Vec::new());
     }
     let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    let session = query.session.as_ref().map(|id| id.as_str());
+    // Within one session, positions follow ids: its (session, position) index walks it newest
+    // first.
+    let (scope, newest_first) = match query.session {
+        Some(_) => (
+            "m.session_seq = (SELECT seq FROM sessions WHERE id = $2)",
+            "m.position DESC",
+        ),
+        None => ("$2::text IS NULL", "m.id DESC"),
+    };
     let rows: Vec<HitRow> = sqlx::query_as(&format!(
-        "WITH q AS (SELECT plainto_tsquery('simple', $1) AS words),
-         candidates AS (
-             SELECT m.id FROM messages m, q
-             WHERE m.words @@ q.words
-               AND ($2::text IS NULL
-                    OR m.session_seq = (SELECT seq FROM sessions WHERE id = $2))
-             ORDER BY m.id DESC LIMIT $4
+        "WITH candidates AS (
+             SELECT m.id, m.session_seq, m.position, m.role, m.text, m.words
+             FROM messages m
+             WHERE m.words @@ plainto_tsquery('simple', $1) AND {scope}
+             ORDER BY {newest_first} LIMIT $4
          ),
          top AS (
-             SELECT m.id, m.session_seq, m.position, m.role, m.text,
-                    ts_rank(m.words, q.words)::float8 AS score
-             FROM candidates c JOIN messages m ON m.id = c.id, q
-             ORDER BY score DESC, m.id DESC LIMIT $3
+             SELECT c.id, c.session_seq, c.position, c.role, c.text,
+                    ts_rank(c.words, plainto_tsquery('simple', $1))::float8 AS score
+             FROM candidates c
+             ORDER BY score DESC, c.id DESC LIMIT $3
          )
          SELECT s.id AS session_id, top.position, top.role,
-                ts_headline('simple', top.text, q.words,
+                ts_headline('simple', top.text, plainto_tsquery('simple', $1),
                     'StartSel=\"\", StopSel=\"\", {SNIPPET_WORDS}, ShortWord=0') AS snippet,
                 top.score
-         FROM top JOIN sessions s ON s.seq = top.session_seq, q
+         FROM top JOIN sessions s ON s.seq = top.session_seq
          ORDER BY top.score DESC, s.id, top.position"
     ))
     .bind(&words)
-    .bind(session)
+    .bind(query.session.as_ref().map(|id| id.as_str()))
     .bind(limit)
     .bind(RANKED_CANDIDATES)
+    .persistent(false)
     .fetch_all(pool)
     .await
     .map_err(db("searching messages"))?;
