@@ -35,15 +35,17 @@ pub(crate) async fn lock(
         session: session.clone(),
         waited: wait,
     };
-    let mut conn = match tokio::time::timeout(wait, leases.acquire()).await {
-        Ok(conn) => conn.map_err(db("connecting to hold a session"))?,
-        // Every lease connection holds a session: this one is busy like them.
-        Err(_) if leases.size() >= leases.options().get_max_connections() => return Err(busy()),
-        Err(_) => leases
-            .acquire()
-            .await
-            .map_err(db("connecting to hold a session"))?,
-    };
+    // Every held session has a connection of its own: when all are holding one, a run waits
+    // for a connection like for any pooled one (up to the connect timeout), whatever its
+    // session's wait. That is a full pool, not a busy session.
+    let mut conn = leases.acquire().await.map_err(|error| match error {
+        sqlx::Error::PoolTimedOut => MemoryError::backend(format!(
+            "postgres memory: all {} connections that hold sessions are in use; raise \
+             PostgresOptions::max_held_sessions",
+            leases.options().get_max_connections()
+        )),
+        other => db("connecting to hold a session")(other),
+    })?;
     let mut pause = Duration::from_millis(2);
     loop {
         let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")

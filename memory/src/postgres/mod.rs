@@ -35,7 +35,7 @@ pub struct PostgresOptions {
     /// Pooled connections for reads and writes (default 10).
     pub max_connections: u32,
     /// Connections that hold sessions for runs, one per running session (default 64); a run
-    /// beyond them waits for one like for a busy session.
+    /// beyond them waits for one (up to `connect_timeout`), then fails.
     pub max_held_sessions: u32,
     /// The server cancels a statement running longer than this (default 30 s; `None`: the
     /// server's setting).

@@ -13,6 +13,31 @@ use crate::rows::{folded_for_search, search_words, HitRow};
 /// the SQLite store's 2,000, whose index yields matches newest first at no cost.
 const RANKED_CANDIDATES: i64 = 500;
 
+/// Whether the newest matches of `words` across all sessions are found faster by walking the
+/// messages newest first than by reading every match from the index: walking visits about
+/// `RANKED_CANDIDATES × messages / matches` rows, reading visits `matches`, so it is when the
+/// planner's estimate of the matches exceeds `√(RANKED_CANDIDATES × messages)`. (The planner
+/// makes this choice itself from the same estimate, but costs a walk as if matches were spread
+/// evenly, and at a million messages picks it for words a few thousand messages hold.)
+async fn walk_newest_first(pool: &PgPool, words: &str) -> Result<bool, MemoryError> {
+    let messages: f64 = sqlx::query_scalar(
+        "SELECT reltuples::float8 FROM pg_class WHERE oid = 'messages'::regclass",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db("estimating a search"))?;
+    let plan: serde_json::Value = sqlx::query_scalar(
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE words @@ plainto_tsquery('simple', $1)",
+    )
+    .bind(words)
+    .persistent(false)
+    .fetch_one(pool)
+    .await
+    .map_err(db("estimating a search"))?;
+    let matches = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0);
+    Ok(matches * matches > RANKED_CANDIDATES as f64 * messages.max(0.0))
+}
+
 /// Words of context in a snippet.
 const SNIPPET_WORDS: &str = "MaxWords=24, MinWords=12";
 
@@ -37,7 +62,9 @@ pub(crate) async fn search(
             "m.session_seq = (SELECT seq FROM sessions WHERE id = $2)",
             "m.position DESC",
         ),
-        None => ("$2::text IS NULL", "m.id DESC"),
+        None if walk_newest_first(pool, &words).await? => ("$2::text IS NULL", "m.id DESC"),
+        // `+ 0` keeps the planner from walking the primary key: the matches come from the index.
+        None => ("$2::text IS NULL", "m.id + 0 DESC"),
     };
     let rows: Vec<HitRow> = sqlx::query_as(&format!(
         "WITH candidates AS (
