@@ -58,6 +58,17 @@ enum Command {
     /// Model Context Protocol: serve the built-in tools to MCP clients.
     Mcp(commands::mcp::McpArgs),
     /// Serve the agent over an OpenAI-compatible HTTP API, and its sessions in a trace viewer.
+    ///
+    /// Look at traces: open http://127.0.0.1:8080/ for the sessions (with search) and each
+    /// session's timeline: messages, images, every model call's tokens and timings, every tool
+    /// call's arguments, result or failure and duration, live while a run streams.
+    ///
+    /// Call the agent over HTTP: POST /v1/chat/completions from any OpenAI client (streaming or
+    /// not); name the session with the X-Argus-Session header (or `user`) to continue it.
+    ///
+    /// Run replicas: start several `argus serve` on one PostgreSQL database (--db
+    /// postgres://… or ARGUS_DATABASE_URL); each serves every session, a session runs in one
+    /// at a time, and a request for a busy session gets 409.
     Serve(commands::serve::ServeArgs),
     /// List model presets, or convert a GGUF mistral.rs cannot load into a directory it can.
     #[cfg(feature = "local")]
