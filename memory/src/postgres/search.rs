@@ -1,5 +1,12 @@
 //! Full-text search with PostgreSQL's text search: a `tsvector` per message under a GIN
 //! index, `ts_rank` ranking and `ts_headline` snippets.
+//!
+//! Both stores rank the most recent matches. FTS5's index hands them out newest first; a GIN
+//! index hands out every match at once, in no useful order, and fetching a match from the
+//! table is the expensive part. So a search across sessions finds its candidates one of three
+//! ways, whichever costs least for how often its words occur ([`Candidates::choose`]):
+//! walking the messages newest first, intersecting the index's matches with a window of the
+//! newest message ids, or reading every match.
 
 use argus_core::{MemoryError, SearchHit, SearchQuery};
 use sqlx::PgPool;
@@ -7,25 +14,132 @@ use sqlx::PgPool;
 use super::db;
 use crate::rows::{folded_for_search, search_words, HitRow};
 
-/// How many of the most recent matches are ranked. Finding them walks the messages newest
-/// first until this many matched (a frequent word) or reads every match from the index (a rare
-/// one), whichever the planner expects to be cheaper; ranking reads each candidate. Fewer than
-/// the SQLite store's 2,000, whose index yields matches newest first at no cost.
+/// How many of the most recent matches are ranked. Fewer than the SQLite store's 2,000,
+/// whose index yields matches newest first at no cost.
 const RANKED_CANDIDATES: i64 = 500;
 
-/// Whether the newest matches of `words` across all sessions are found faster by walking the
-/// messages newest first than by reading every match from the index: walking visits about
-/// `RANKED_CANDIDATES × messages / matches` rows, reading visits `matches`, so it is when the
-/// planner's estimate of the matches exceeds `√(RANKED_CANDIDATES × messages)`. (The planner
-/// makes this choice itself from the same estimate, but costs a walk as if matches were spread
-/// evenly, and at a million messages picks it for words a few thousand messages hold.)
-async fn walk_newest_first(pool: &PgPool, words: &str) -> Result<bool, MemoryError> {
-    let messages: f64 = sqlx::query_scalar(
-        "SELECT reltuples::float8 FROM pg_class WHERE oid = 'messages'::regclass",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(db("estimating a search"))?;
+/// Words of context in a snippet.
+const SNIPPET_WORDS: &str = "MaxWords=24, MinWords=12";
+
+/// How much larger than its expected size a window of recent ids is made, so that an estimate
+/// a little too high rarely leaves it short of candidates.
+const WINDOW_MARGIN: f64 = 1.5;
+
+/// How much a window grows at least when it held too few candidates.
+const WINDOW_GROWTH: i64 = 4;
+
+/// Costs relative to testing one message of a walk newest first (measured on PostgreSQL 15
+/// at a million messages): adding one id of the window to a bitmap from the primary key, and
+/// fetching one match at a random place in the table.
+const COST_OF_WINDOW_ID: f64 = 0.13;
+const COST_OF_FETCHING_A_MATCH: f64 = 11.0;
+
+/// What a first window may spend on its ids, as a share of fetching its candidates.
+const FIRST_WINDOW_SHARE: f64 = 0.5;
+
+/// Where a search across sessions takes the candidates it ranks from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Candidates {
+    /// Walk the messages newest first, testing each, until enough matched: cheap for words
+    /// many messages hold.
+    WalkNewest,
+    /// Intersect the index's matches with the messages whose id is above `above` (a bitmap
+    /// from the primary key), then fetch only those.
+    Window { above: i64 },
+    /// Fetch every match: cheap for rare words.
+    AllMatches,
+}
+
+/// The messages table as search plans over it.
+#[derive(Debug, Clone, Copy)]
+struct Messages {
+    /// The planner's count of rows.
+    rows: f64,
+    first_id: i64,
+    last_id: i64,
+}
+
+impl Candidates {
+    /// The cheapest way to the newest [`RANKED_CANDIDATES`] of `matches` (an estimate) among
+    /// `messages`. A first window spends on its ids at most half of what fetching its
+    /// candidates costs: the planner knows only the frequent words (it guesses the same count
+    /// for every other), and a window that finds too few tells how frequent the words are
+    /// ([`Candidates::after_short_window`]).
+    fn choose(matches: f64, messages: Messages) -> Candidates {
+        Candidates::cheapest(matches, messages, true)
+    }
+
+    /// The cheapest way to the newest candidates, its window capped as a first one or not.
+    fn cheapest(matches: f64, messages: Messages, first: bool) -> Candidates {
+        let rows = messages.rows();
+        let span = messages.span();
+        let matches = matches.clamp(1.0, rows);
+        let wanted = RANKED_CANDIDATES as f64;
+        // A walk tests about `rows / matches` messages per match it finds.
+        let walk = wanted * rows / matches;
+        let fetching = COST_OF_FETCHING_A_MATCH * WINDOW_MARGIN * wanted;
+        let mut window_ids = WINDOW_MARGIN * wanted * span / matches;
+        if first {
+            let first_window_cost = FIRST_WINDOW_SHARE * fetching;
+            window_ids = window_ids.min(first_window_cost / COST_OF_WINDOW_ID * span / rows);
+        }
+        let window = COST_OF_WINDOW_ID * window_ids * rows / span + fetching;
+        let all = COST_OF_FETCHING_A_MATCH * matches;
+        if walk <= window && walk <= all {
+            Candidates::WalkNewest
+        } else if window < all && window_ids < span {
+            Candidates::Window {
+                above: messages.last_id - window_ids.ceil() as i64,
+            }
+        } else {
+            Candidates::AllMatches
+        }
+    }
+
+    /// The next try after this one found only `found` candidates, if a wider one is left:
+    /// chosen again from the frequency the window measured, and wider than this window.
+    fn after_short_window(self, found: i64, messages: Messages) -> Option<Candidates> {
+        let Candidates::Window { above } = self else {
+            // A walk or a read of every match stops short only when there are no more.
+            return None;
+        };
+        let ids = (messages.last_id - above).max(1);
+        // No match at all says fewer than one in `ids`: taken as half that.
+        let matches = (found as f64).max(0.5) * messages.span() / ids as f64;
+        Some(match Candidates::cheapest(matches, messages, false) {
+            Candidates::Window { above: next } if next >= above => {
+                let above = messages
+                    .last_id
+                    .saturating_sub(ids.saturating_mul(WINDOW_GROWTH));
+                if above < messages.first_id {
+                    Candidates::AllMatches
+                } else {
+                    Candidates::Window { above }
+                }
+            }
+            next => next,
+        })
+    }
+}
+
+impl Messages {
+    /// The number of ids from the first message to the last.
+    fn span(&self) -> f64 {
+        (self.last_id - self.first_id + 1).max(1) as f64
+    }
+
+    /// The planner's count of rows; the span before the table was first analysed.
+    fn rows(&self) -> f64 {
+        if self.rows >= 1.0 {
+            self.rows
+        } else {
+            self.span()
+        }
+    }
+}
+
+/// The planner's estimate of the messages matching `words`.
+async fn estimated_matches(pool: &PgPool, words: &str) -> Result<f64, MemoryError> {
     let plan: serde_json::Value = sqlx::query_scalar(
         "EXPLAIN (FORMAT JSON) SELECT 1 FROM messages WHERE words @@ plainto_tsquery('simple', $1)",
     )
@@ -34,18 +148,35 @@ async fn walk_newest_first(pool: &PgPool, words: &str) -> Result<bool, MemoryErr
     .fetch_one(pool)
     .await
     .map_err(db("estimating a search"))?;
-    let matches = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0);
-    Ok(matches * matches > RANKED_CANDIDATES as f64 * messages.max(0.0))
+    Ok(plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0))
 }
 
-/// Words of context in a snippet.
-const SNIPPET_WORDS: &str = "MaxWords=24, MinWords=12";
+/// The table's size and id range; `None` when it holds no messages.
+async fn messages(pool: &PgPool) -> Result<Option<Messages>, MemoryError> {
+    let (rows, first_id, last_id): (f64, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT reltuples::float8, (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)
+         FROM pg_class WHERE oid = 'messages'::regclass",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db("estimating a search"))?;
+    Ok(first_id.zip(last_id).map(|(first_id, last_id)| Messages {
+        rows,
+        first_id,
+        last_id,
+    }))
+}
+
+/// A hit with the number of candidates ranked.
+#[derive(sqlx::FromRow)]
+struct RankedHit {
+    #[sqlx(flatten)]
+    hit: HitRow,
+    candidates: i64,
+}
 
 /// Runs `query`, best hits first: every word must occur (`plainto_tsquery` over the folded
 /// words alone, so no text is query syntax).
-///
-/// Sent unprepared, so each search is planned for its own words: how often they occur decides
-/// between walking the newest messages and reading the index.
 pub(crate) async fn search(
     pool: &PgPool,
     query: &SearchQuery,
@@ -55,22 +186,61 @@ pub(crate) async fn search(
         return Ok(Vec::new());
     }
     let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    // Within one session, positions follow ids: its (session, position) index walks it newest
-    // first.
-    let (scope, newest_first) = match query.session {
-        Some(_) => (
+    let Some(messages) = messages(pool).await? else {
+        return Ok(Vec::new());
+    };
+    let mut candidates = match query.session {
+        // Within one session, positions follow ids: its (session, position) index walks it
+        // newest first.
+        Some(_) => Candidates::WalkNewest,
+        None => Candidates::choose(estimated_matches(pool, &words).await?, messages),
+    };
+    loop {
+        let hits = ranked(pool, query, &words, limit, candidates).await?;
+        let found = hits.first().map_or(0, |hit| hit.candidates);
+        match candidates.after_short_window(found, messages) {
+            Some(next) if found < RANKED_CANDIDATES => candidates = next,
+            _ => {
+                return hits
+                    .into_iter()
+                    .map(|ranked| ranked.hit.into_hit())
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The best `limit` of the candidates `candidates` finds for `query`.
+///
+/// Sent unprepared, so each is planned for its own words and window.
+async fn ranked(
+    pool: &PgPool,
+    query: &SearchQuery,
+    words: &str,
+    limit: i64,
+    candidates: Candidates,
+) -> Result<Vec<RankedHit>, MemoryError> {
+    let (scope, newest_first) = match (&query.session, candidates) {
+        (Some(_), _) => (
             "m.session_seq = (SELECT seq FROM sessions WHERE id = $2)",
             "m.position DESC",
         ),
-        None if walk_newest_first(pool, &words).await? => ("$2::text IS NULL", "m.id DESC"),
-        // `+ 0` keeps the planner from walking the primary key: the matches come from the index.
-        None => ("$2::text IS NULL", "m.id + 0 DESC"),
+        (None, Candidates::WalkNewest) => ("$2::text IS NULL", "m.id DESC"),
+        // `+ 0` keeps the planner from walking the primary key: the matches come from the
+        // index, intersected with the window's ids.
+        (None, Candidates::Window { .. } | Candidates::AllMatches) => {
+            ("$2::text IS NULL", "m.id + 0 DESC")
+        }
     };
-    let rows: Vec<HitRow> = sqlx::query_as(&format!(
+    let above = match candidates {
+        Candidates::Window { above } => format!("m.id > {above}"),
+        Candidates::WalkNewest | Candidates::AllMatches => "true".to_owned(),
+    };
+    sqlx::query_as(&format!(
         "WITH candidates AS (
              SELECT m.id, m.session_seq, m.position, m.role, m.text, m.words
              FROM messages m
-             WHERE m.words @@ plainto_tsquery('simple', $1) AND {scope}
+             WHERE m.words @@ plainto_tsquery('simple', $1) AND {scope} AND {above}
              ORDER BY {newest_first} LIMIT $4
          ),
          top AS (
@@ -82,17 +252,92 @@ pub(crate) async fn search(
          SELECT s.id AS session_id, top.position, top.role,
                 ts_headline('simple', top.text, plainto_tsquery('simple', $1),
                     'StartSel=\"\", StopSel=\"\", {SNIPPET_WORDS}, ShortWord=0') AS snippet,
-                top.score
+                top.score,
+                (SELECT count(*) FROM candidates) AS candidates
          FROM top JOIN sessions s ON s.seq = top.session_seq
          ORDER BY top.score DESC, s.id, top.position"
     ))
-    .bind(&words)
+    .bind(words)
     .bind(query.session.as_ref().map(|id| id.as_str()))
     .bind(limit)
     .bind(RANKED_CANDIDATES)
     .persistent(false)
     .fetch_all(pool)
     .await
-    .map_err(db("searching messages"))?;
-    rows.into_iter().map(HitRow::into_hit).collect()
+    .map_err(db("searching messages"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MILLION: Messages = Messages {
+        rows: 1_000_000.0,
+        first_id: 1,
+        last_id: 1_000_000,
+    };
+
+    #[test]
+    fn frequent_words_walk_rare_words_read_every_match_and_the_rest_take_a_window() {
+        assert_eq!(
+            Candidates::choose(200_000.0, MILLION),
+            Candidates::WalkNewest
+        );
+        assert_eq!(Candidates::choose(500.0, MILLION), Candidates::AllMatches);
+        // 1.5 × 500 candidates at 3 matches in 100 messages.
+        assert_eq!(
+            Candidates::choose(30_000.0, MILLION),
+            Candidates::Window {
+                above: 1_000_000 - 25_000
+            }
+        );
+    }
+
+    #[test]
+    fn a_first_window_spends_on_ids_at_most_half_of_fetching_its_candidates() {
+        // 75,000 ids would hold 750 matches at one in a hundred; capped at 31,731.
+        assert_eq!(
+            Candidates::choose(10_000.0, MILLION),
+            Candidates::Window {
+                above: 1_000_000 - 31_731
+            }
+        );
+    }
+
+    #[test]
+    fn a_window_that_found_too_few_is_sized_again_by_what_it_found() {
+        let first = Candidates::Window {
+            above: 1_000_000 - 60_000,
+        };
+        // 300 in 60,000 ids: 5,000 matches, 750 of them in the newest 150,000 ids.
+        assert_eq!(
+            first.after_short_window(300, MILLION),
+            Some(Candidates::Window {
+                above: 1_000_000 - 150_000
+            })
+        );
+        // 5 in 60,000 ids: about 83 matches, cheaper to read every one.
+        assert_eq!(
+            first.after_short_window(5, MILLION),
+            Some(Candidates::AllMatches)
+        );
+        assert_eq!(
+            first.after_short_window(0, MILLION),
+            Some(Candidates::AllMatches)
+        );
+        assert_eq!(Candidates::AllMatches.after_short_window(3, MILLION), None);
+        assert_eq!(Candidates::WalkNewest.after_short_window(3, MILLION), None);
+    }
+
+    #[test]
+    fn an_unanalysed_table_plans_by_its_id_range() {
+        let fresh = Messages {
+            rows: -1.0,
+            ..MILLION
+        };
+        assert_eq!(
+            Candidates::choose(10_000.0, fresh),
+            Candidates::choose(10_000.0, MILLION)
+        );
+    }
 }
