@@ -425,6 +425,7 @@ async fn postgres_database(size: Size) -> Result<(String, Option<TestPostgres>)>
         if memory.session(&SessionId::new(HUGE)).await.is_err() {
             eprintln!("filling {} (once; reused)", memory.shown_url());
             generate(&memory, size).await?;
+            vacuum_analyze(&url).await?;
         }
         memory.close().await;
         return Ok((url, None));
@@ -443,11 +444,18 @@ async fn postgres_database(size: Size) -> Result<(String, Option<TestPostgres>)>
     let memory = PostgresMemory::connect(&url).await?;
     eprintln!("generating the PostgreSQL database (on every run)");
     generate(&memory, size).await?;
-    sqlx::query("VACUUM ANALYZE")
-        .execute(&sqlx::PgPool::connect(&url).await?)
-        .await?;
+    vacuum_analyze(&url).await?;
     memory.close().await;
     Ok((url, Some(server)))
+}
+
+/// Vacuums and analyses a freshly filled database, as autovacuum would soon after (and then
+/// in the middle of the measurements).
+async fn vacuum_analyze(url: &str) -> Result<()> {
+    let pool = sqlx::PgPool::connect(url).await?;
+    sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
+    pool.close().await;
+    Ok(())
 }
 
 async fn run_postgres(size: Size) -> Result<()> {
