@@ -21,15 +21,17 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+#[allow(dead_code)]
+#[path = "../tests/serve_support/mod.rs"]
+mod serve_support;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argus_core::ChatResponse;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use serve_support::Server;
 
 /// Requests: warm-up, sequential, concurrent.
 struct Sizes {
@@ -49,47 +51,6 @@ const SMOKE: Sizes = Sizes {
     sequential: 5,
     concurrent: 10,
 };
-
-/// A running `argus serve`, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Path, replay: &Path, db: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
-            .current_dir(dir)
-            .args(["serve", "--bind", "127.0.0.1:0", "--no-tools", "--replay"])
-            .arg(replay)
-            .args(["--db", db])
-            .env("RUST_LOG", "error")
-            .env_remove("ARGUS_TOKEN")
-            .env_remove("ARGUS_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("argus serve printed {line:?}"))
-            .to_string();
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One streamed request: its latency to `[DONE]`, to the first body chunk, and what went
 /// wrong, if anything.
@@ -332,8 +293,12 @@ fn main() {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for (memory, db) in &targets {
-        let server = Server::start(work.path(), &replay, db);
-        let url = format!("{}/v1/chat/completions", server.url);
+        let replay = replay.to_str().unwrap();
+        let server = Server::start(
+            work.path(),
+            &["--no-tools", "--replay", replay, "--db", db.as_str()],
+        );
+        let url = server.at("/v1/chat/completions");
         let (more_rows, more_errors) = runtime.block_on(measure(memory, &url, &prefix, &sizes));
         rows.extend(more_rows);
         errors.extend(more_errors.into_iter().map(|e| format!("{memory}: {e}")));

@@ -7,9 +7,13 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::{BufRead as _, BufReader, Cursor};
+#[allow(dead_code)]
+#[path = "serve_support/mod.rs"]
+mod serve_support;
+
+use std::io::Cursor;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,70 +24,7 @@ use futures::StreamExt as _;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-/// A running `argus serve`, stopped when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    /// Starts `argus serve --bind 127.0.0.1:0 ARGS` in `dir` and waits for its URL.
-    fn start(dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_argus"))
-            .current_dir(dir)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "error")
-            .env_remove("ARGUS_TOKEN")
-            .env_remove("ARGUS_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("argus serve printed {line:?}"))
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Server { child, url }
-    }
-
-    fn at(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// A replay file of `responses`, one model call each.
-fn replay(dir: &Path, responses: &[ChatResponse]) -> String {
-    let path = dir.join("replay.jsonl");
-    let lines: Vec<String> = responses
-        .iter()
-        .map(|response| serde_json::to_string(response).unwrap())
-        .collect();
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path.to_str().unwrap().to_string()
-}
+use serve_support::{replay, runtime, Server};
 
 fn path(path: &Path) -> &str {
     path.to_str().unwrap()

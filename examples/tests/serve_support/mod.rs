@@ -1,5 +1,5 @@
 //! A running `argus serve` on a replayed model, and the rule for tests that need an external
-//! program: shared by `serve_browser.rs` and `serve_openai_client.rs`.
+//! program: shared by the `serve*.rs` tests and the `serve_load` bench.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -9,7 +9,7 @@ use argus_core::ChatResponse;
 
 /// A running `argus serve`, stopped when dropped.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) url: String,
 }
 
