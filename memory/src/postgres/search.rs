@@ -189,19 +189,23 @@ pub(crate) async fn search(
         return Ok(Vec::new());
     }
     let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    let Some(messages) = messages(pool).await? else {
-        return Ok(Vec::new());
-    };
-    let mut candidates = match query.session {
-        // Within one session, positions follow ids: its (session, position) index walks it
-        // newest first.
-        Some(_) => Candidates::WalkNewest,
-        None => Candidates::choose(estimated_matches(pool, &words).await?, messages),
+    // Within one session, positions follow ids: its (session, position) index walks it
+    // newest first.
+    let (mut candidates, table) = match query.session {
+        Some(_) => (Candidates::WalkNewest, None),
+        None => {
+            let Some(table) = messages(pool).await? else {
+                return Ok(Vec::new());
+            };
+            let matches = estimated_matches(pool, &words).await?;
+            (Candidates::choose(matches, table), Some(table))
+        }
     };
     loop {
         let hits = ranked(pool, query, &words, limit, candidates).await?;
         let found = hits.first().map_or(0, |hit| hit.candidates);
-        match candidates.after_short_window(found, messages) {
+        let next = table.and_then(|table| candidates.after_short_window(found, table));
+        match next {
             Some(next) if found < RANKED_CANDIDATES => candidates = next,
             _ => {
                 return hits
