@@ -34,7 +34,7 @@ const WINDOW_GROWTH: i64 = 4;
 /// index, and fetching one match from a random place in the table.
 const COST_OF_WINDOW_ID: f64 = 0.18;
 const COST_OF_INDEX_MATCH: f64 = 1.1;
-const COST_OF_FETCHING_A_MATCH: f64 = 15.0;
+const COST_OF_FETCHING_A_MATCH: f64 = 25.0;
 
 /// What a first window may spend on its ids, as a share of fetching its candidates.
 const FIRST_WINDOW_SHARE: f64 = 0.35;
@@ -310,11 +310,11 @@ mod tests {
         );
         assert_eq!(Candidates::choose(500.0, MILLION), Candidates::AllMatches);
         // The newest 62,500 ids would hold 625 of 10,000 matches; a first window stops at
-        // 18,230 ids (0.35 of the cost of fetching 625 matches).
+        // 30,382 ids (0.35 of the cost of fetching 625 matches).
         assert_eq!(
             Candidates::choose(10_000.0, MILLION),
             Candidates::Window {
-                above: 1_000_000 - 18_230
+                above: 1_000_000 - 30_382
             }
         );
     }

@@ -10,9 +10,9 @@ use crate::fixture::{Backend, TestDb};
 
 /// 100,000 messages in 1,000 sessions, each word in them repeated more often the older the
 /// message (so the oldest candidates rank best, and ranking one too many or too few shows):
-/// `spark` in every 3rd (found walking the newest messages); `tide` in every 35th (a window
-/// of recent ids holds enough); `fern` in every 45th of the oldest 68,750 and every 65th
-/// after (a first window finds too few, a wider one enough); `ember` in every 31st of the
+/// `spark` in every 3rd (found walking the newest messages); `tide` in every 55th (a window
+/// of recent ids holds enough); `fern` in every 51st of the oldest 69,618 and every 70th
+/// after (a first window finds too few, a wider one enough); `ember` in every 40th of the
 /// oldest 60,000 and every 400th after (a window finds too few, then every match is read);
 /// `moss` in 40 (every match read at once).
 const FILL: &str = "
@@ -22,10 +22,10 @@ const FILL: &str = "
     SELECT seq, p, 'user', t, to_tsvector('simple', t) FROM (
         SELECT s.seq, p, concat_ws(' ', 'message', n::text,
                    CASE WHEN n % 3 = 0 THEN repeat('spark ', r) END,
-                   CASE WHEN n % 35 = 0 THEN repeat('tide ', r) END,
-                   CASE WHEN (n < 68750 AND n % 45 = 0) OR (n >= 68750 AND n % 65 = 0)
+                   CASE WHEN n % 55 = 0 THEN repeat('tide ', r) END,
+                   CASE WHEN (n < 69618 AND n % 51 = 0) OR (n >= 69618 AND n % 70 = 0)
                         THEN repeat('fern ', r) END,
-                   CASE WHEN (n < 60000 AND n % 31 = 0) OR (n >= 60000 AND n % 400 = 0)
+                   CASE WHEN (n < 60000 AND n % 40 = 0) OR (n >= 60000 AND n % 400 = 0)
                         THEN repeat('ember ', r) END,
                    CASE WHEN n % 2500 = 7 THEN repeat('moss ', r) END) AS t
         FROM sessions s, generate_series(0, 99) p,
