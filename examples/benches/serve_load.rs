@@ -292,8 +292,8 @@ fn main() {
         .unwrap();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
+    let replay = replay.to_str().unwrap();
     for (memory, db) in &targets {
-        let replay = replay.to_str().unwrap();
         let server = Server::start(
             work.path(),
             &["--no-tools", "--replay", replay, "--db", db.as_str()],

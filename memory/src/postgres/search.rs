@@ -204,16 +204,17 @@ pub(crate) async fn search(
     loop {
         let hits = ranked(pool, query, &words, limit, candidates).await?;
         let found = hits.first().map_or(0, |hit| hit.candidates);
-        let next = table.and_then(|table| candidates.after_short_window(found, table));
-        match next {
-            Some(next) if found < RANKED_CANDIDATES => candidates = next,
-            _ => {
-                return hits
-                    .into_iter()
-                    .map(|ranked| ranked.hit.into_hit())
-                    .collect()
+        if found < RANKED_CANDIDATES {
+            if let Some(next) = table.and_then(|table| candidates.after_short_window(found, table))
+            {
+                candidates = next;
+                continue;
             }
         }
+        return hits
+            .into_iter()
+            .map(|ranked| ranked.hit.into_hit())
+            .collect();
     }
 }
 

@@ -55,19 +55,18 @@ async fn every_way_to_the_candidates_ranks_the_500_newest_matches() -> anyhow::R
     let mut conn = PgConnection::connect(&url).await?;
     conn.execute(FILL).await?;
     for word in ["spark", "tide", "fern", "ember", "moss"] {
-        let expected: Vec<(String, i64)> = sqlx::query_as(EVERY_MATCH)
+        let mut expected: Vec<(String, i64)> = sqlx::query_as(EVERY_MATCH)
             .bind(word)
             .bind(25_i64)
             .fetch_all(&mut conn)
             .await?;
         assert_eq!(expected.len(), 25, "{word}");
         let hits = memory.search(&SearchQuery::new(word).limit(25)).await?;
-        let found: Vec<(String, i64)> = hits
+        let mut found: Vec<(String, i64)> = hits
             .iter()
             .map(|hit| (hit.session_id.to_string(), hit.position as i64))
             .collect();
         // The store orders equal scores by session and position, the query above by id.
-        let (mut found, mut expected) = (found, expected);
         found.sort();
         expected.sort();
         assert_eq!(found, expected, "{word}");
