@@ -5,8 +5,9 @@
 //! index hands out every match at once, in no useful order, and fetching a match from the
 //! table is the expensive part. So a search across sessions finds its candidates one of three
 //! ways, whichever costs least for how often its words occur ([`Candidates::choose`]):
-//! walking the messages newest first, intersecting the index's matches with a window of the
-//! newest message ids, or reading every match.
+//! walking the messages newest first, taking the matches among the newest blocks of ids (the
+//! index holds each message's block beside its words, so the index scan itself leaves the
+//! older matches out), or reading every match.
 
 use argus_core::{MemoryError, SearchHit, SearchQuery};
 use sqlx::PgPool;
@@ -21,23 +22,21 @@ const RANKED_CANDIDATES: i64 = 500;
 /// Words of context in a snippet.
 const SNIPPET_WORDS: &str = "MaxWords=24, MinWords=12";
 
+/// A message's block of ids is `id >> ID_BLOCK_BITS`, as the `id_block` column computes it
+/// (migration `20261201120000_search_id_blocks.sql`).
+const ID_BLOCK_BITS: u32 = 14;
+
 /// How much larger than its expected size a window of recent ids is made, so that an estimate
 /// a little too high rarely leaves it short of candidates.
 const WINDOW_MARGIN: f64 = 1.25;
 
-/// How much a window grows at least when it held too few candidates.
-const WINDOW_GROWTH: i64 = 4;
-
 /// Costs relative to testing one message of a walk newest first (measured on PostgreSQL 15
-/// at a million messages, most of the table outside PostgreSQL's buffers): adding one id of
-/// the window to a bitmap from the primary key, adding one match to a bitmap from the text
-/// index, and fetching one match from a random place in the table.
-const COST_OF_WINDOW_ID: f64 = 0.18;
+/// at a million messages, most of the table outside PostgreSQL's buffers): passing one id of
+/// a window's blocks in the index scan, reading one match from the index, and fetching one
+/// match from a random place in the table.
+const COST_OF_WINDOW_ID: f64 = 0.02;
 const COST_OF_INDEX_MATCH: f64 = 1.1;
 const COST_OF_FETCHING_A_MATCH: f64 = 25.0;
-
-/// What a first window may spend on its ids, as a share of fetching its candidates.
-const FIRST_WINDOW_SHARE: f64 = 0.35;
 
 /// Where a search across sessions takes the candidates it ranks from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,9 +44,8 @@ enum Candidates {
     /// Walk the messages newest first, testing each, until enough matched: cheap for words
     /// many messages hold.
     WalkNewest,
-    /// Intersect the index's matches with the messages whose id is above `above` (a bitmap
-    /// from the primary key), then fetch only those.
-    Window { above: i64 },
+    /// Fetch the matches in the blocks of ids from `first` to `last`, the newest.
+    Window { first: i64, last: i64 },
     /// Fetch every match: cheap for rare words.
     AllMatches,
 }
@@ -63,37 +61,26 @@ struct Messages {
 
 impl Candidates {
     /// The cheapest way to the newest [`RANKED_CANDIDATES`] of `matches` (an estimate) among
-    /// `messages`. A first window spends on its ids at most a third of what fetching its
-    /// candidates costs: the planner knows only the frequent words (it guesses the same count
-    /// for every other), and a window that finds too few tells how frequent the words are
-    /// ([`Candidates::after_short_window`]).
+    /// `messages`. The planner knows the frequent words; for every other it guesses one
+    /// count, at most twice too low, and a window that finds too few tells how frequent the
+    /// words are ([`Candidates::after_short_window`]).
     fn choose(matches: f64, messages: Messages) -> Candidates {
-        Candidates::cheapest(matches, messages, true)
-    }
-
-    /// The cheapest way to the newest candidates, its window capped as a first one or not.
-    fn cheapest(matches: f64, messages: Messages, first: bool) -> Candidates {
         let rows = messages.rows();
         let span = messages.span();
         let matches = matches.clamp(1.0, rows);
         let wanted = RANKED_CANDIDATES as f64;
         // A walk tests about `rows / matches` messages per match it finds.
         let walk = wanted * rows / matches;
-        let fetching = COST_OF_FETCHING_A_MATCH * WINDOW_MARGIN * wanted;
-        let mut window_ids = WINDOW_MARGIN * wanted * span / matches;
-        if first {
-            let first_window_cost = FIRST_WINDOW_SHARE * fetching;
-            window_ids = window_ids.min(first_window_cost / COST_OF_WINDOW_ID * span / rows);
-        }
         let indexed = COST_OF_INDEX_MATCH * matches;
-        let window = indexed + COST_OF_WINDOW_ID * window_ids * rows / span + fetching;
         let all = indexed + COST_OF_FETCHING_A_MATCH * matches;
+        let first_block = messages.first_block_of_newest(WINDOW_MARGIN * wanted * span / matches);
+        let share = messages.window_ids(first_block) / span;
+        let window =
+            indexed + COST_OF_WINDOW_ID * share * rows + COST_OF_FETCHING_A_MATCH * share * matches;
         if walk <= window && walk <= all {
             Candidates::WalkNewest
-        } else if window < all && window_ids < span {
-            Candidates::Window {
-                above: messages.last_id - window_ids.ceil() as i64,
-            }
+        } else if window < all && first_block > messages.first_block() {
+            messages.window(first_block)
         } else {
             Candidates::AllMatches
         }
@@ -102,24 +89,20 @@ impl Candidates {
     /// The next try after this one found only `found` candidates, if a wider one is left:
     /// chosen again from the frequency the window measured, and wider than this window.
     fn after_short_window(self, found: i64, messages: Messages) -> Option<Candidates> {
-        let Candidates::Window { above } = self else {
+        let Candidates::Window {
+            first: first_block, ..
+        } = self
+        else {
             // A walk or a read of every match stops short only when there are no more.
             return None;
         };
-        let ids = (messages.last_id - above).max(1);
+        let ids = messages.window_ids(first_block);
         // No match at all says fewer than one in `ids`: taken as half that.
-        let matches = (found as f64).max(0.5) * messages.span() / ids as f64;
-        Some(match Candidates::cheapest(matches, messages, false) {
-            Candidates::Window { above: next } if next >= above => {
-                let above = messages
-                    .last_id
-                    .saturating_sub(ids.saturating_mul(WINDOW_GROWTH));
-                if above < messages.first_id {
-                    Candidates::AllMatches
-                } else {
-                    Candidates::Window { above }
-                }
-            }
+        let matches = (found as f64).max(0.5) * messages.span() / ids;
+        Some(match Candidates::choose(matches, messages) {
+            // Never the same window again (the window it finds is wider whenever fewer than
+            // the wanted candidates were found; this keeps that so).
+            Candidates::Window { first, .. } if first >= first_block => Candidates::AllMatches,
             next => next,
         })
     }
@@ -139,6 +122,39 @@ impl Messages {
             self.span()
         }
     }
+
+    /// The block of the first message.
+    fn first_block(&self) -> i64 {
+        self.first_id >> ID_BLOCK_BITS
+    }
+
+    /// The blocks from `first_block` to the newest.
+    fn window(&self, first_block: i64) -> Candidates {
+        Candidates::Window {
+            first: first_block,
+            last: self.last_id >> ID_BLOCK_BITS,
+        }
+    }
+
+    /// The first of the newest blocks that together hold at least `ids` ids.
+    fn first_block_of_newest(&self, ids: f64) -> i64 {
+        let ids = ids.ceil().min(i64::MAX as f64) as i64;
+        self.last_id.saturating_sub(ids).saturating_add(1).max(0) >> ID_BLOCK_BITS
+    }
+
+    /// The number of ids in the blocks from `first_block` to the newest, within the table.
+    fn window_ids(&self, first_block: i64) -> f64 {
+        let first_id = (first_block << ID_BLOCK_BITS).max(self.first_id);
+        (self.last_id - first_id + 1).max(1) as f64
+    }
+}
+
+/// A tsquery matching the `id_block` of the messages in blocks `first` to `last`.
+fn blocks_query(first: i64, last: i64) -> String {
+    (first..=last)
+        .map(|block| block.to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// The planner's estimate of the messages matching `words`.
@@ -204,6 +220,7 @@ pub(crate) async fn search(
     loop {
         let hits = ranked(pool, query, &words, limit, candidates).await?;
         let found = hits.first().map_or(0, |hit| hit.candidates);
+        tracing::debug!(?candidates, found, "searched messages");
         if found < RANKED_CANDIDATES {
             if let Some(next) = table.and_then(|table| candidates.after_short_window(found, table))
             {
@@ -235,20 +252,23 @@ async fn ranked(
         ),
         (None, Candidates::WalkNewest) => ("$2::text IS NULL", "m.id DESC"),
         // `+ 0` keeps the planner from walking the primary key: the matches come from the
-        // index, intersected with the window's ids.
+        // text index.
         (None, Candidates::Window { .. } | Candidates::AllMatches) => {
             ("$2::text IS NULL", "m.id + 0 DESC")
         }
     };
-    let above = match candidates {
-        Candidates::Window { above } => format!("m.id > {above}"),
+    // Digits and `|` only, so written into the statement.
+    let window = match candidates {
+        Candidates::Window { first, last } => {
+            format!("m.id_block @@ '{}'::tsquery", blocks_query(first, last))
+        }
         Candidates::WalkNewest | Candidates::AllMatches => "true".to_owned(),
     };
     let sql = format!(
         "WITH candidates AS (
              SELECT m.id, m.session_seq, m.position, m.role, m.text, m.words
              FROM messages m
-             WHERE m.words @@ plainto_tsquery('simple', $1) AND {scope} AND {above}
+             WHERE m.words @@ plainto_tsquery('simple', $1) AND {scope} AND {window}
              ORDER BY {newest_first} LIMIT $4
          ),
          top AS (
@@ -265,38 +285,22 @@ async fn ranked(
          FROM top JOIN sessions s ON s.seq = top.session_seq
          ORDER BY top.score DESC, s.id, top.position"
     );
-    let query = sqlx::query_as(&sql)
+    sqlx::query_as(&sql)
         .bind(words)
         .bind(query.session.as_ref().map(|id| id.as_str()))
         .bind(limit)
         .bind(RANKED_CANDIDATES)
-        .persistent(false);
-    let Candidates::Window { .. } = candidates else {
-        return query
-            .fetch_all(pool)
-            .await
-            .map_err(db("searching messages"));
-    };
-    // The statistics of a growing table lag behind its newest ids, so the planner takes a
-    // window for a few rows and walks it through the primary key, testing every message.
-    // Plain index scans off, it intersects the two indexes' bitmaps instead.
-    let mut tx = pool.begin().await.map_err(db("searching messages"))?;
-    sqlx::query("SET LOCAL enable_indexscan = off")
-        .execute(&mut *tx)
+        .persistent(false)
+        .fetch_all(pool)
         .await
-        .map_err(db("searching messages"))?;
-    let hits = query
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db("searching messages"))?;
-    tx.commit().await.map_err(db("searching messages"))?;
-    Ok(hits)
+        .map_err(db("searching messages"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Blocks 0 to 61; the newest, 61, holds ids 999,424 to 1,000,000.
     const MILLION: Messages = Messages {
         rows: 1_000_000.0,
         first_id: 1,
@@ -310,12 +314,13 @@ mod tests {
             Candidates::WalkNewest
         );
         assert_eq!(Candidates::choose(500.0, MILLION), Candidates::AllMatches);
-        // The newest 62,500 ids would hold 625 of 10,000 matches; a first window stops at
-        // 30,382 ids (0.35 of the cost of fetching 625 matches).
+        // The newest 62,500 ids would hold 625 of 10,000 matches: blocks 57 to 61 hold the
+        // newest 66,113.
         assert_eq!(
             Candidates::choose(10_000.0, MILLION),
             Candidates::Window {
-                above: 1_000_000 - 30_382
+                first: 57,
+                last: 61
             }
         );
     }
@@ -323,16 +328,18 @@ mod tests {
     #[test]
     fn a_window_that_found_too_few_is_sized_again_by_what_it_found() {
         let first = Candidates::Window {
-            above: 1_000_000 - 30_000,
+            first: 57,
+            last: 61,
         };
-        // 300 in 30,000 ids: 10,000 matches, 625 of them in the newest 62,500 ids.
+        // 300 in 66,113 ids: about 4,540 matches, 625 of them in the newest 137,733 ids.
         assert_eq!(
             first.after_short_window(300, MILLION),
             Some(Candidates::Window {
-                above: 1_000_000 - 62_500
+                first: 52,
+                last: 61
             })
         );
-        // 5 in 30,000 ids: about 170 matches, cheaper to read every one.
+        // 5 in 66,113 ids: about 76 matches, cheaper to read every one.
         assert_eq!(
             first.after_short_window(5, MILLION),
             Some(Candidates::AllMatches)
@@ -355,5 +362,11 @@ mod tests {
             Candidates::choose(10_000.0, fresh),
             Candidates::choose(10_000.0, MILLION)
         );
+    }
+
+    #[test]
+    fn a_window_query_names_each_block() {
+        assert_eq!(blocks_query(57, 61), "57 | 58 | 59 | 60 | 61");
+        assert_eq!(blocks_query(3, 3), "3");
     }
 }

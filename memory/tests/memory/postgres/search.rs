@@ -2,19 +2,21 @@
 //! the candidates are found, the hits are the best of the 500 newest matches, as reading
 //! every match finds them.
 
-use argus_core::{SearchQuery, SessionStore};
+use std::sync::{Arc, Mutex};
+
+use argus_core::{SearchHit, SearchQuery, SessionStore};
 use argus_memory::PostgresMemory;
 use sqlx::{Connection, Executor, PgConnection};
 
 use crate::fixture::{Backend, TestDb};
 
-/// 100,000 messages in 1,000 sessions, each word in them repeated more often the older the
-/// message (so the oldest candidates rank best, and ranking one too many or too few shows):
-/// `spark` in every 3rd (found walking the newest messages); `tide` in every 55th (a window
-/// of recent ids holds enough); `fern` in every 51st of the oldest 69,618 and every 70th
-/// after (a first window finds too few, a wider one enough); `ember` in every 40th of the
-/// oldest 60,000 and every 400th after (a window finds too few, then every match is read);
-/// `moss` in 40 (every match read at once).
+/// 100,000 messages in 1,000 sessions (ids 1 to 100,000, so blocks of ids 0 to 6), each word
+/// in them repeated more often the older the message (so the oldest candidates rank best, and
+/// ranking one too many or too few shows): `spark` in every 3rd (found walking the newest
+/// messages); `tide` in every 55th (the newest blocks hold enough); `fern` in every 40th of the
+/// ids below 65,536 and every 100th after (a first window of blocks finds too few, a wider
+/// one enough); `ember` in every 20th below 32,768 and every 400th after (a window finds too
+/// few, then every match is read); `moss` in 40 (every match read at once).
 const FILL: &str = "
     INSERT INTO sessions (id, title, created_at_ms, updated_at_ms, message_count)
     SELECT 's' || s, 'Session ' || s, 0, 0, 100 FROM generate_series(0, 999) s;
@@ -23,9 +25,9 @@ const FILL: &str = "
         SELECT s.seq, p, concat_ws(' ', 'message', n::text,
                    CASE WHEN n % 3 = 0 THEN repeat('spark ', r) END,
                    CASE WHEN n % 55 = 0 THEN repeat('tide ', r) END,
-                   CASE WHEN (n < 69618 AND n % 51 = 0) OR (n >= 69618 AND n % 70 = 0)
+                   CASE WHEN (n < 65535 AND n % 40 = 0) OR (n >= 65535 AND n % 100 = 0)
                         THEN repeat('fern ', r) END,
-                   CASE WHEN (n < 60000 AND n % 40 = 0) OR (n >= 60000 AND n % 400 = 0)
+                   CASE WHEN (n < 32767 AND n % 20 = 0) OR (n >= 32767 AND n % 400 = 0)
                         THEN repeat('ember ', r) END,
                    CASE WHEN n % 2500 = 7 THEN repeat('moss ', r) END) AS t
         FROM sessions s, generate_series(0, 99) p,
@@ -45,6 +47,22 @@ const EVERY_MATCH: &str = "
     SELECT s.id, c.position FROM candidates c JOIN sessions s ON s.seq = c.session_seq
     ORDER BY ts_rank(c.words, plainto_tsquery('simple', $1)) DESC, c.id DESC LIMIT $2";
 
+/// Each word, and the candidates each try of its search took (as the store's debug event
+/// names them).
+const WAYS: [(&str, &[&str]); 5] = [
+    ("spark", &["WalkNewest"]),
+    ("tide", &["Window { first: 4, last: 6 }"]),
+    (
+        "fern",
+        &[
+            "Window { first: 4, last: 6 }",
+            "Window { first: 2, last: 6 }",
+        ],
+    ),
+    ("ember", &["Window { first: 3, last: 6 }", "AllMatches"]),
+    ("moss", &["AllMatches"]),
+];
+
 #[tokio::test]
 async fn every_way_to_the_candidates_ranks_the_500_newest_matches() -> anyhow::Result<()> {
     let Some(db) = TestDb::new(Backend::Postgres).await? else {
@@ -54,14 +72,15 @@ async fn every_way_to_the_candidates_ranks_the_500_newest_matches() -> anyhow::R
     let memory = PostgresMemory::connect(&url).await?;
     let mut conn = PgConnection::connect(&url).await?;
     conn.execute(FILL).await?;
-    for word in ["spark", "tide", "fern", "ember", "moss"] {
+    for (word, ways) in WAYS {
         let mut expected: Vec<(String, i64)> = sqlx::query_as(EVERY_MATCH)
             .bind(word)
             .bind(25_i64)
             .fetch_all(&mut conn)
             .await?;
         assert_eq!(expected.len(), 25, "{word}");
-        let hits = memory.search(&SearchQuery::new(word).limit(25)).await?;
+        let (hits, tries) = search_recording_tries(&memory, word).await?;
+        assert_eq!(tries, ways, "{word}");
         let mut found: Vec<(String, i64)> = hits
             .iter()
             .map(|hit| (hit.session_id.to_string(), hit.position as i64))
@@ -74,4 +93,51 @@ async fn every_way_to_the_candidates_ranks_the_500_newest_matches() -> anyhow::R
     conn.close().await?;
     memory.close().await;
     Ok(())
+}
+
+/// The best 25 hits for `word`, and the candidates of each try, from the store's debug events
+/// (`searched messages candidates=… found=…`).
+async fn search_recording_tries(
+    memory: &PostgresMemory,
+    word: &str,
+) -> anyhow::Result<(Vec<SearchHit>, Vec<String>)> {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter("argus_memory::postgres::search=debug")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    // The test's runtime is single-threaded: the search runs on this thread.
+    let hits = {
+        let _default = tracing::subscriber::set_default(subscriber);
+        memory.search(&SearchQuery::new(word).limit(25)).await?
+    };
+    let text = String::from_utf8(log.0.lock().expect("log").clone())?;
+    let tries = text
+        .lines()
+        .filter_map(|line| {
+            line.split_once("searched messages candidates=")?
+                .1
+                .split_once(" found=")
+        })
+        .map(|(candidates, _)| candidates.to_owned())
+        .collect();
+    Ok((hits, tries))
+}
+
+/// Formatted events, shared with the subscriber's writer.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
