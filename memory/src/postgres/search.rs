@@ -89,20 +89,17 @@ impl Candidates {
     /// The next try after this one found only `found` candidates, if a wider one is left:
     /// chosen again from the frequency the window measured, and wider than this window.
     fn after_short_window(self, found: i64, messages: Messages) -> Option<Candidates> {
-        let Candidates::Window {
-            first: first_block, ..
-        } = self
-        else {
+        let Candidates::Window { first, .. } = self else {
             // A walk or a read of every match stops short only when there are no more.
             return None;
         };
-        let ids = messages.window_ids(first_block);
+        let ids = messages.window_ids(first);
         // No match at all says fewer than one in `ids`: taken as half that.
         let matches = (found as f64).max(0.5) * messages.span() / ids;
         Some(match Candidates::choose(matches, messages) {
             // Never the same window again (the window it finds is wider whenever fewer than
             // the wanted candidates were found; this keeps that so).
-            Candidates::Window { first, .. } if first >= first_block => Candidates::AllMatches,
+            Candidates::Window { first: next, .. } if next >= first => Candidates::AllMatches,
             next => next,
         })
     }
