@@ -1,7 +1,7 @@
 //! The pinned MCP peers the tests run against (feature `testkit`): the reference servers and
 //! the MCP Inspector, installed under `tools/mcp/tests/peers` by
-//! `npm install --prefix tools/mcp/tests/peers --ignore-scripts` (`.ci/run` does it). Missing
-//! peers fail the test with that command: these tests never skip.
+//! `npm install --prefix tools/mcp/tests/peers --ignore-scripts --no-save` (`.ci/run` does
+//! it). Missing peers fail the test with that command: these tests never skip.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
 use std::path::PathBuf;
@@ -21,8 +21,8 @@ pub fn peer_bin(name: &str) -> PathBuf {
     let path = peers_dir().join("node_modules/.bin").join(name);
     assert!(
         path.exists(),
-        "{} is missing: install the MCP test peers with \
-         `npm install --prefix tools/mcp/tests/peers --ignore-scripts` (needs Node.js 20+)",
+        "{} is missing: install the MCP test peers with `npm install --prefix \
+         tools/mcp/tests/peers --ignore-scripts --no-save` (needs Node.js 20+)",
         path.display()
     );
     path
